@@ -1,0 +1,63 @@
+"""Exceptions raised by :mod:`qs_gui.client`.
+
+The hierarchy mirrors ``bluesky_queueserver_api`` so code written against the reference client
+catches the same classes, and keeps three kinds of failure apart (as httpx does):
+
+    Exception
+     ├─ RequestParameterError        a bad argument detected before anything is sent
+     ├─ RequestFailedError           the server replied ``success: False`` (.request, .response)
+     ├─ OSError
+     │   └─ TimeoutError
+     │       ├─ RequestTimeoutError  no reply in time / communication failure (.request)
+     │       ├─ WaitTimeoutError     a wait_* call timed out
+     │       └─ WaitCancelError      a wait_* call was cancelled
+     └─ RuntimeError
+         ├─ ReadOnlyError            a mutating call on a read-only (monitor mode) client
+         └─ ClientClosedError        a call after ``close()``
+
+Caller bugs (unserialisable parameters, wrong argument types) raise ``TypeError``/``ValueError``
+and never masquerade as timeouts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class RequestParameterError(Exception):
+    """An argument cannot be turned into a valid request."""
+
+
+class RequestTimeoutError(TimeoutError):
+    """No reply arrived in time, or the 0MQ exchange failed; the socket has been recreated."""
+
+    def __init__(self, msg: Any, request: Mapping[str, Any] | None):
+        self.request = request
+        super().__init__(f"Request timeout: {msg}")
+
+
+class RequestFailedError(Exception):
+    """The server refused the request (``success`` is False)."""
+
+    def __init__(self, request: Mapping[str, Any] | None, response: Any):
+        msg = response.get("msg", "") if isinstance(response, Mapping) else str(response)
+        self.request = request
+        self.response = response
+        super().__init__(f"Request failed: {msg or '(no error message)'}")
+
+
+class WaitTimeoutError(TimeoutError):
+    """A wait for a server condition timed out."""
+
+
+class WaitCancelError(TimeoutError):
+    """A wait for a server condition was cancelled."""
+
+
+class ReadOnlyError(RuntimeError):
+    """A mutating request was refused locally because the client is read-only."""
+
+
+class ClientClosedError(RuntimeError):
+    """The client was used after ``close()``."""

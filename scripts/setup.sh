@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Create/refresh the project venv (.venv) with the given extra, e.g. `scripts/setup.sh test`.
+# Installs the Debian libraries PyQt5 needs offscreen when they are missing and we run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXTRA="${1:-sim}"
+PY="${PYTHON:-python3}"
+
+need_debs=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for pkg in libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_debs+=("$pkg")
+  done
+  if ! "$PY" -c "import ensurepip, venv" >/dev/null 2>&1; then
+    need_debs+=("python3-venv")
+  fi
+fi
+if [ ${#need_debs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = "0" ]; then
+    echo "[setup] installing Debian packages: ${need_debs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_debs[@]}" >/dev/null
+  else
+    echo "[setup] missing Debian packages (run as root or install them): ${need_debs[*]}" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv with $("$PY" --version)"
+  "$PY" -m venv .venv
+fi
+stamp=".venv/.qs-gui-${EXTRA}-$(sha1sum pyproject.toml | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  echo "[setup] installing qs-gui[$EXTRA] into .venv (first run takes about a minute)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[$EXTRA]"
+  touch "$stamp"
+fi

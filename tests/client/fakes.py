@@ -1,0 +1,113 @@
+"""Test doubles for the client layer: an injected transport and a local fake 0MQ peer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from qs_gui.client.transport import Codec, TransportTimeout
+
+
+class FakeTransport:
+    """Maps (method, params) to a reply with a handler; records every request."""
+
+    def __init__(self, handler: Callable[[str, dict], Any], latency: float = 0.0):
+        self.handler = handler
+        self.latency = latency
+        self.requests: list[tuple[str, dict, float | None]] = []
+        self.codec = Codec("json")
+        self.closed = False
+
+    async def request(self, method, params, *, timeout=None):
+        self.codec.encode({"method": method, "params": dict(params)})  # same caller-bug checks
+        self.requests.append((method, dict(params), timeout))
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        reply = self.handler(method, dict(params))
+        if isinstance(reply, Exception):
+            raise reply
+        raw = json.dumps(reply).encode()
+        return json.loads(raw), raw
+
+    def decode(self, raw):
+        return json.loads(raw)
+
+    def close(self):
+        self.closed = True
+
+    def methods(self) -> list[str]:
+        return [m for m, _, _ in self.requests]
+
+
+TIMEOUT = TransportTimeout
+
+
+class FakePeer:
+    """A REP socket on loopback whose behaviour each test scripts.
+
+    ``behaviour(request) -> bytes | None``: bytes are sent as the reply; None means stay silent
+    (the request is swallowed, the REP socket is recreated so later requests can be served).
+    """
+
+    def __init__(self, behaviour: Callable[[dict], bytes | None]):
+        self.behaviour = behaviour
+        self.ctx = zmq.asyncio.Context()
+        self.address = ""
+        self.received: list[dict] = []
+        self._task: asyncio.Task | None = None
+        self._sock: zmq.asyncio.Socket | None = None
+        self._port = 0
+
+    def _bind(self) -> None:
+        self._sock = self.ctx.socket(zmq.REP)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        if self._port:
+            self._sock.bind(f"tcp://127.0.0.1:{self._port}")
+        else:
+            self._port = self._sock.bind_to_random_port("tcp://127.0.0.1")
+        self.address = f"tcp://127.0.0.1:{self._port}"
+
+    async def __aenter__(self) -> FakePeer:
+        self._bind()
+        self._task = asyncio.ensure_future(self._serve())
+        return self
+
+    async def _serve(self) -> None:
+        while True:
+            raw = await self._sock.recv()
+            request = json.loads(raw)
+            self.received.append(request)
+            reply = self.behaviour(request)
+            if reply is None:
+                # Stay silent: a REP socket must reply before it can receive again.
+                self._sock.close(linger=0)
+                self._bind()
+                continue
+            await self._sock.send(reply)
+
+    async def __aexit__(self, *exc) -> None:
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._sock.close(linger=0)
+        self.ctx.term()
+
+
+def status_reply(**overrides: Any) -> dict:
+    status = {
+        "msg": "RE Manager v0.0.25", "manager_state": "idle", "items_in_queue": 0,
+        "items_in_history": 0, "worker_environment_exists": False, "re_state": None,
+        "plan_queue_uid": "q1", "plan_history_uid": "h1", "plans_allowed_uid": "p1",
+        "devices_allowed_uid": "d1", "lock_info_uid": "l1", "run_list_uid": "r1",
+        "plans_existing_uid": "pe1", "devices_existing_uid": "de1",
+        "lock": {"environment": False, "queue": False},
+    }
+    status.update(overrides)
+    return status

@@ -1,0 +1,65 @@
+"""Shared fixtures: one real RE Manager per session (``sandbox``) and per-test state resets."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+
+import logging  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+
+from qs_gui.sandbox import Sandbox  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    ServerLockedError,
+    check_not_locked,
+    ensure_env_closed,
+    ensure_env_open,
+    reset_server,
+)
+
+log = logging.getLogger(__name__)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """A real RE Manager for the whole session: console/status publishing ON, environment closed
+    at start, private Redis, loopback ports. Stopped (no processes left) at session end."""
+    t0 = time.monotonic()
+    sb = Sandbox(publish_console=True, open_environment=False)
+    sb.start()
+    log.info("session sandbox ready in %.2f s at %s", time.monotonic() - t0, sb.control_addr)
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+@pytest.fixture
+def server_reset(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The session sandbox, idle, with empty queue and history, default queue mode and autostart
+    off (worker environment untouched). Fails loudly if a test left the server locked."""
+    try:
+        reset_server(sandbox)
+    except ServerLockedError as ex:
+        pytest.fail(f"server_reset: a previous test left the server locked. {ex}")
+    yield sandbox
+    try:
+        check_not_locked(sandbox)
+    except ServerLockedError as ex:
+        pytest.fail(f"this test left the server locked. {ex}")
+
+
+@pytest.fixture
+def env_open(server_reset: Sandbox) -> Iterator[Sandbox]:
+    """``server_reset`` plus an open worker environment with the manager idle."""
+    ensure_env_open(server_reset)
+    yield server_reset
+
+
+@pytest.fixture
+def env_closed(server_reset: Sandbox) -> Iterator[Sandbox]:
+    """``server_reset`` plus a closed worker environment with the manager idle."""
+    ensure_env_closed(server_reset)
+    yield server_reset
