@@ -1,0 +1,151 @@
+"""Entry point: options, QApplication on a qasync loop, session and window, orderly shutdown.
+
+Shutdown order (qasync): closing the window stops the loop; then the session's tasks are
+cancelled and the client's sockets closed while the loop can still run them; then the demo
+server (if any) is stopped. Ctrl+C and SIGTERM go through the same path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import signal
+import sys
+import traceback
+from typing import Any
+
+from . import __version__
+
+logger = logging.getLogger("qs_gui")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="qs-gui",
+        description="Desktop client for the Bluesky Queue Server (RE Manager): queue, history, "
+                    "item editor and Execute now.",
+        epilog="Environment: QSERVER_ZMQ_CONTROL_ADDRESS, QSERVER_ZMQ_INFO_ADDRESS, "
+               "QSERVER_ZMQ_PUBLIC_KEY are used when the options are not given.")
+    p.add_argument("--version", action="version", version=f"qs-gui {__version__}")
+    p.add_argument("--control-addr", help="0MQ control address (default tcp://localhost:60615)")
+    p.add_argument("--info-addr", help="0MQ info address for status/console pushes "
+                                       "(default tcp://localhost:60625)")
+    p.add_argument("--public-key", help="CURVE public key of the server (z85, 40 characters)")
+    p.add_argument("--user", default=None, help="user name sent with items (default: login name)")
+    p.add_argument("--user-group", default="primary", help="user group (default: primary)")
+    p.add_argument("--timeout", type=float, default=2.0, help="request timeout in seconds")
+    p.add_argument("--monitor", action="store_true",
+                   help="read-only monitor mode: no request that changes the server is sent")
+    p.add_argument("--no-push", action="store_true",
+                   help="do not subscribe to the info socket; poll the status instead")
+    p.add_argument("--demo", action="store_true",
+                   help="start a local demo RE Manager (simulated profile) and connect to it")
+    p.add_argument("--demo-keep-closed", action="store_true",
+                   help="with --demo: do not open the worker environment at start")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
+    return p
+
+
+def _start_demo() -> Any:
+    from .sandbox import Sandbox, SandboxError
+
+    sys.stderr.write("qs-gui: starting the demo RE Manager…\n")
+    try:
+        return Sandbox(publish_console=True).start()
+    except SandboxError as ex:
+        sys.stderr.write(f"qs-gui: the demo RE Manager did not start:\n{ex}\n")
+        raise SystemExit(2) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    os.environ.setdefault("QT_AUTO_SCREEN_SCALE_FACTOR", "1")
+
+    import qasync
+    from PyQt5.QtCore import QSettings, QTimer
+    from PyQt5.QtWidgets import QApplication
+
+    from .client import REManagerAPI
+    from .core.session import Session
+    from .ui.main_window import MainWindow
+
+    sandbox = _start_demo() if args.demo else None
+    control = sandbox.control_addr if sandbox else args.control_addr
+    info = sandbox.info_addr if sandbox else args.info_addr
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("qs-gui")
+    app.setOrganizationName("qs-gui")
+    app.setApplicationVersion(__version__)
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+
+    try:
+        api = REManagerAPI(zmq_control_addr=control, zmq_info_addr=info,
+                           zmq_public_key=args.public_key, timeout_recv=args.timeout,
+                           read_only=args.monitor)
+        api.user = args.user or getpass.getuser()
+        api.user_group = args.user_group
+    except ValueError as ex:
+        sys.stderr.write(f"qs-gui: {ex}\n")
+        if sandbox:
+            sandbox.stop()
+        return 2
+    session = Session(api, use_monitor=not args.no_push)
+    window = MainWindow(session, monitor_mode=args.monitor, settings=QSettings(),
+                        title="qs-gui demo" if sandbox else "qs-gui")
+
+    def report_exception(exc_type, exc, tb) -> None:  # PyQt5 aborts on unhandled slot errors
+        logger.error("Unhandled exception", exc_info=(exc_type, exc, tb))
+        text = "".join(traceback.format_exception_only(exc_type, exc)).strip()
+        window.messages.add("error", f"Internal error: {text}")
+
+    sys.excepthook = report_exception
+    quit_requested = False
+
+    def request_quit(*_args: Any) -> None:
+        nonlocal quit_requested
+        if not quit_requested:
+            quit_requested = True
+            loop.call_soon_threadsafe(loop.stop)
+
+    window.destroyed.connect(request_quit)
+    original_close = window.closeEvent
+
+    def close_event(event) -> None:
+        original_close(event)
+        request_quit()
+
+    window.closeEvent = close_event
+    signal.signal(signal.SIGINT, request_quit)
+    signal.signal(signal.SIGTERM, request_quit)
+    heartbeat = QTimer()  # lets Python run its signal handlers while Qt idles
+    heartbeat.start(250)
+    heartbeat.timeout.connect(lambda: None)
+
+    async def startup() -> None:
+        await session.start()
+        if sandbox and not args.demo_keep_closed and not args.monitor:
+            await session.run("env_open", api.environment_open, "Open environment",
+                              done="Demo: opening the worker environment…")
+
+    window.show()
+    try:
+        with loop:
+            loop.create_task(startup())
+            loop.run_forever()
+            loop.run_until_complete(session.stop())
+    finally:
+        if sandbox:
+            sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Follow an item started with Execute now until its outcome is in the history.
+
+The reply to ``item_execute`` only means "started"; the operator wants to know how it ended. The
+returned ``item_uid`` is watched in the status (``running_item_uid``) and then in the history,
+whose last entries are searched from the end (new entries are appended there).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .events import Event
+
+FINAL_STATES = ("completed", "failed", "stopped", "aborted", "halted", "unknown")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What is known about one executed item."""
+
+    uid: str
+    name: str
+    state: str = "submitted"  # submitted -> running -> completed/failed/stopped/aborted/halted
+    msg: str = ""
+    traceback: str = ""
+    item: Mapping[str, Any] = field(default_factory=dict)
+    submitted_at: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+class ExecutionTracker:
+    """Tracks executions by uid; emits ``changed(Execution)`` on every state change."""
+
+    def __init__(self, search_depth: int = 200):
+        self._active: dict[str, Execution] = {}
+        self._search_depth = search_depth
+        self.last: Execution | None = None
+        self.changed = Event("execution_changed")
+
+    @property
+    def active(self) -> list[Execution]:
+        return list(self._active.values())
+
+    def started(self, item: Mapping[str, Any]) -> Execution | None:
+        uid = item.get("item_uid")
+        if not isinstance(uid, str) or not uid:
+            return None
+        execution = Execution(uid=uid, name=str(item.get("name", "")), item=dict(item),
+                              submitted_at=time.time())
+        self._active[uid] = execution
+        self._set(execution)
+        return execution
+
+    def _set(self, execution: Execution) -> None:
+        self.last = execution
+        if execution.finished:
+            self._active.pop(execution.uid, None)
+        else:
+            self._active[execution.uid] = execution
+        self.changed.emit(execution)
+
+    def on_status(self, status: Mapping[str, Any]) -> None:
+        running = status.get("running_item_uid")
+        execution = self._active.get(running) if isinstance(running, str) else None
+        if execution is not None and execution.state == "submitted":
+            self._set(replace(execution, state="running"))
+
+    def on_history(self, items: Sequence[Mapping[str, Any]]) -> None:
+        if not self._active:
+            return
+        for entry in reversed(items[-self._search_depth:]):
+            uid = entry.get("item_uid")
+            execution = self._active.get(uid) if isinstance(uid, str) else None
+            if execution is None:
+                continue
+            result = entry.get("result") or {}
+            state = result.get("exit_status") if isinstance(result, Mapping) else None
+            if state not in FINAL_STATES:
+                state = "unknown"
+            self._set(replace(execution, state=state, msg=str(result.get("msg") or ""),
+                              traceback=str(result.get("traceback") or ""), item=dict(entry)))
+            if not self._active:
+                return

@@ -1,0 +1,110 @@
+"""One QAction per gate action: text, shortcut, icon, and the single place enabled state is set.
+
+Every button, menu entry and context-menu entry for a server action is this QAction, so applying
+the gates here greys out all of them at once and every tooltip carries the reason.
+"""
+
+from __future__ import annotations
+
+from PyQt5.QtGui import QIcon, QKeySequence
+from PyQt5.QtWidgets import QAction, QStyle, QWidget
+
+from ..core.gates import Action, Gates
+
+SP = QStyle.StandardPixmap
+
+#: action -> (text, tooltip, shortcut, standard icon)
+SPECS: dict[Action, tuple[str, str, str, SP | None]] = {
+    Action.EXECUTE_NOW: ("Execute now", "Run the item in the editor immediately, outside the "
+                         "queue", "Ctrl+Return", SP.SP_MediaPlay),
+    Action.EXECUTE_SELECTED_QUEUE: ("Execute now", "Run a copy of the selected queue item "
+                                    "immediately (the queue is not changed)", "", SP.SP_MediaPlay),
+    Action.EXECUTE_SELECTED_HISTORY: ("Execute again", "Run a copy of the selected history item "
+                                      "immediately", "", SP.SP_MediaPlay),
+    Action.QUEUE_ADD: ("Add to queue", "Add the item in the editor to the queue (after the "
+                       "selection, else at the back)", "Ctrl+Shift+Return",
+                       SP.SP_FileDialogNewFolder),
+    Action.QUEUE_ADD_FROM_HISTORY: ("Re-queue", "Add copies of the selected history items to the "
+                                    "back of the queue", "", SP.SP_ArrowBack),
+    Action.QUEUE_EDIT: ("Edit", "Load the selected queue item into the editor", "", None),
+    Action.QUEUE_DUPLICATE: ("Duplicate", "Insert a copy of the selected items after them",
+                             "Ctrl+D", None),
+    Action.QUEUE_REMOVE: ("Remove", "Remove the selected items from the queue", "Delete",
+                          SP.SP_TrashIcon),
+    Action.QUEUE_MOVE_UP: ("Move up", "Move the selected items up one row", "Alt+Up",
+                           SP.SP_ArrowUp),
+    Action.QUEUE_MOVE_TOP: ("Move to top", "Move the selected items to the front of the queue",
+                            "Alt+Home", None),
+    Action.QUEUE_MOVE_DOWN: ("Move down", "Move the selected items down one row", "Alt+Down",
+                             SP.SP_ArrowDown),
+    Action.QUEUE_MOVE_BOTTOM: ("Move to bottom", "Move the selected items to the back of the "
+                               "queue", "Alt+End", None),
+    Action.QUEUE_COPY: ("Copy", "Copy the selected items as JSON", "Ctrl+C", None),
+    Action.QUEUE_PASTE: ("Paste", "Add items from JSON on the clipboard", "Ctrl+V", None),
+    Action.QUEUE_CLEAR: ("Clear queue…", "Remove every item from the queue", "", None),
+    Action.QUEUE_START: ("Start queue", "Start executing the queue", "F5", SP.SP_MediaSeekForward),
+    Action.QUEUE_STOP: ("Stop queue", "Stop the queue after the current item", "Shift+F5",
+                        SP.SP_MediaStop),
+    Action.QUEUE_STOP_CANCEL: ("Cancel stop", "Cancel the pending queue stop", "", None),
+    Action.QUEUE_AUTOSTART: ("Autostart", "Start the queue automatically when items are added",
+                             "", None),
+    Action.QUEUE_MODE: ("Queue mode", "Loop / ignore failures", "", None),
+    Action.HISTORY_CLEAR: ("Clear history…", "Clear the history, or keep only the newest items",
+                           "", None),
+    Action.HISTORY_EXPORT: ("Export…", "Export history items as JSON or YAML", "", None),
+    Action.ENV_OPEN: ("Open environment", "Open the RE worker environment", "",
+                      SP.SP_DialogOpenButton),
+    Action.ENV_CLOSE: ("Close environment", "Close the RE worker environment", "",
+                       SP.SP_DialogCloseButton),
+    Action.ENV_DESTROY: ("Destroy environment…", "Kill the worker environment (last resort)", "",
+                         SP.SP_BrowserStop),
+    Action.ENV_UPDATE: ("Update environment", "Reload the startup scripts in the environment",
+                        "", SP.SP_BrowserReload),
+    Action.RE_PAUSE_DEFERRED: ("Pause", "Pause at the next checkpoint", "Ctrl+Space",
+                               SP.SP_MediaPause),
+    Action.RE_PAUSE_IMMEDIATE: ("Pause now", "Pause immediately", "Ctrl+Shift+Space", None),
+    Action.RE_RESUME: ("Resume", "Resume the paused plan", "", SP.SP_MediaPlay),
+    Action.RE_STOP: ("Stop plan", "Stop the paused plan (marked successful)", "", None),
+    Action.RE_ABORT: ("Abort…", "Abort the paused plan (marked failed)", "", None),
+    Action.RE_HALT: ("Halt…", "Halt the paused plan without cleanup", "", None),
+    Action.KERNEL_INTERRUPT: ("Interrupt kernel", "Send Ctrl-C to the IPython kernel", "", None),
+    Action.LOCK: ("Lock", "Lock the environment and/or the queue with your key", "", None),
+    Action.UNLOCK: ("Unlock", "Unlock with your key", "", None),
+}
+
+CHECKABLE = {Action.QUEUE_AUTOSTART}
+
+
+class ActionRegistry:
+    """Creates the QActions and applies gates to them."""
+
+    def __init__(self, parent: QWidget):
+        self.actions: dict[Action, QAction] = {}
+        style = parent.style()
+        for action, (text, tip, shortcut, icon) in SPECS.items():
+            qaction = QAction(text, parent)
+            qaction.setObjectName(f"action_{action.value}")
+            qaction.setData(tip)
+            qaction.setToolTip(tip)
+            qaction.setStatusTip(tip)
+            if shortcut:
+                qaction.setShortcut(QKeySequence(shortcut))
+            qaction.setIcon(style.standardIcon(icon) if icon is not None else QIcon())
+            qaction.setCheckable(action in CHECKABLE)
+            self.actions[action] = qaction
+
+    def __getitem__(self, action: Action) -> QAction:
+        return self.actions[action]
+
+    def apply(self, gates: Gates) -> None:
+        """Set enabled state and a tooltip that says why an action is disabled."""
+        for action, qaction in self.actions.items():
+            gate = gates[action]
+            tip = qaction.data()
+            text = qaction.text().rstrip("…")
+            tooltip = tip if gate.enabled else f"{text} is unavailable: {gate.reason}"
+            if qaction.isEnabled() != gate.enabled:
+                qaction.setEnabled(gate.enabled)
+            if qaction.toolTip() != tooltip:
+                qaction.setToolTip(tooltip)
+                qaction.setStatusTip(tooltip)

@@ -1,0 +1,299 @@
+"""The main window: layout, wiring of session events into the views, and gate refresh.
+
+Views are passive; the session (core) holds the server state; ``Commands`` turns actions into
+requests. Gates are recomputed from one snapshot whenever anything they depend on changes, and
+applied by the ActionRegistry — nothing else calls setEnabled on a server action.
+"""
+
+from __future__ import annotations
+
+from PyQt5.QtCore import QSettings, Qt, QTimer
+from PyQt5.QtGui import QCloseEvent
+from PyQt5.QtWidgets import (
+    QAction,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.gates import Action, GateInputs, Gates, compute_gates
+from ..core.session import Session
+from ..core.tracking import Execution
+from .actions import ActionRegistry
+from .commands import Commands
+from .console_dock import ConsoleDock
+from .history_view import HistoryView
+from .item_entry import ItemEntry
+from .lock_panel import LockPanel
+from .message_log import MessageLog
+from .queue_view import QueueView
+from .status_panel import ConnectionIndicator, StatusPanel
+
+OUTCOME_STYLE = {
+    "completed": ("✔", "#1f7a3a"), "failed": ("✖", "#b3261e"), "stopped": ("■", "#8a5a00"),
+    "aborted": ("■", "#b3261e"), "halted": ("■", "#b3261e"), "unknown": ("?", "#555555"),
+    "running": ("▶", "#1a4f9c"), "submitted": ("…", "#1a4f9c"),
+}
+
+
+class MainWindow(QMainWindow):
+    """qs-gui main window over one Session."""
+
+    def __init__(self, session: Session, *, monitor_mode: bool = False,
+                 settings: QSettings | None = None, title: str = "qs-gui"):
+        super().__init__()
+        self.session = session
+        self.monitor_mode = monitor_mode
+        self.settings = settings
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(f"{title} — {session.api.zmq_control_addr}"
+                            + (" [monitor]" if monitor_mode else ""))
+        self.registry = ActionRegistry(self)
+        self.gates: Gates | None = None
+        self._build_widgets()
+        self.commands = Commands(self)
+        self._build_menus_and_toolbar()
+        self._connect_session()
+        self._gate_timer = QTimer(self)
+        self._gate_timer.setSingleShot(True)
+        self._gate_timer.setInterval(0)
+        self._gate_timer.timeout.connect(self.refresh_gates)
+        self.refresh_gates()
+        self.resize(1400, 900)
+        if settings is not None:
+            self._restore_layout()
+
+    # -- construction -----------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.queue_view = QueueView(self)
+        self.history_view = HistoryView(self)
+        splitter = QSplitter(Qt.Vertical, self)
+        splitter.setObjectName("centralSplitter")
+        splitter.addWidget(self.queue_view)
+        splitter.addWidget(self.history_view)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(splitter)
+
+        self.entry = ItemEntry(self)
+        self.status_panel = StatusPanel(self)
+        self.lock_panel = LockPanel(self)
+        side = QWidget(self)
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(2, 2, 2, 2)
+        side_layout.addWidget(self.status_panel)
+        side_layout.addWidget(self.lock_panel)
+        side_layout.addStretch(1)
+
+        self.console = ConsoleDock(self)
+        self.messages = MessageLog(self)
+        self.entry_dock = self._dock("Item", "itemDock", self.entry, Qt.LeftDockWidgetArea)
+        self.status_dock = self._dock("Status", "statusDock", side, Qt.RightDockWidgetArea)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.console)
+        self.messages_dock = self._dock("Messages", "messagesDock", self.messages,
+                                        Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.console, self.messages_dock)
+        self.console.raise_()
+
+        self.indicator = ConnectionIndicator(self)
+        self.execution_label = QLabel(self)
+        self.execution_label.setObjectName("executionLabel")
+        self.reason_label = QLabel(self)
+        self.reason_label.setObjectName("executeReason")
+        self.busy_bar = QProgressBar(self)
+        self.busy_bar.setRange(0, 0)
+        self.busy_bar.setMaximumWidth(90)
+        self.busy_bar.setMaximumHeight(14)
+        self.busy_bar.setVisible(False)
+        self.busy_bar.setToolTip("Waiting for the RE Manager to reply")
+        bar = self.statusBar()
+        bar.addWidget(self.execution_label)
+        bar.addWidget(self.reason_label, 1)
+        bar.addPermanentWidget(self.busy_bar)
+        self.messages.message_added.connect(self._show_message_in_status_bar)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_menus_and_toolbar(self) -> None:
+        a = self.registry
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("mainToolBar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        toolbar.addWidget(self.indicator)
+        toolbar.addSeparator()
+        for action in (Action.EXECUTE_NOW, None, Action.ENV_OPEN, Action.ENV_CLOSE, None,
+                       Action.QUEUE_START, Action.QUEUE_STOP, None, Action.RE_PAUSE_DEFERRED,
+                       Action.RE_RESUME, Action.RE_STOP, Action.RE_ABORT, Action.RE_HALT):
+            if action is None:
+                toolbar.addSeparator()
+            else:
+                toolbar.addAction(a[action])
+        self.addToolBar(toolbar)
+        execute_button = toolbar.widgetForAction(a[Action.EXECUTE_NOW])
+        if execute_button is not None:
+            execute_button.setObjectName("executeNowButton")
+            execute_button.setStyleSheet("QToolButton:enabled { font-weight: bold; }")
+
+        menus = {
+            "&Queue": [Action.EXECUTE_NOW, Action.QUEUE_ADD, None, Action.QUEUE_START,
+                       Action.QUEUE_STOP, Action.QUEUE_STOP_CANCEL, Action.QUEUE_AUTOSTART,
+                       "loop", "ignore_failures", None, Action.QUEUE_CLEAR],
+            "&History": [Action.EXECUTE_SELECTED_HISTORY, Action.QUEUE_ADD_FROM_HISTORY,
+                         Action.HISTORY_EXPORT, None, Action.HISTORY_CLEAR],
+            "&Environment": [Action.ENV_OPEN, Action.ENV_CLOSE, Action.ENV_UPDATE, None,
+                             Action.ENV_DESTROY],
+            "&Run Engine": [Action.RE_PAUSE_DEFERRED, Action.RE_PAUSE_IMMEDIATE,
+                            Action.RE_RESUME, None, Action.RE_STOP, Action.RE_ABORT,
+                            Action.RE_HALT, None, Action.KERNEL_INTERRUPT],
+            "&Lock": [Action.LOCK, Action.UNLOCK],
+        }
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut("Ctrl+Q")
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        for title, entries in menus.items():
+            menu = self.menuBar().addMenu(title)
+            for entry in entries:
+                if entry is None:
+                    menu.addSeparator()
+                elif isinstance(entry, str):
+                    menu.addAction(self.commands.mode_actions[entry])
+                else:
+                    menu.addAction(a[entry])
+        view_menu = self.menuBar().addMenu("&View")
+        for dock in (self.entry_dock, self.status_dock, self.console, self.messages_dock):
+            view_menu.addAction(dock.toggleViewAction())
+
+        self.queue_view.set_context_actions([
+            a[Action.EXECUTE_SELECTED_QUEUE], None, a[Action.QUEUE_EDIT],
+            a[Action.QUEUE_DUPLICATE], a[Action.QUEUE_COPY], a[Action.QUEUE_PASTE], None,
+            a[Action.QUEUE_MOVE_TOP], a[Action.QUEUE_MOVE_UP], a[Action.QUEUE_MOVE_DOWN],
+            a[Action.QUEUE_MOVE_BOTTOM], None, a[Action.QUEUE_REMOVE], a[Action.QUEUE_CLEAR]])
+        self.history_view.set_context_actions([
+            a[Action.EXECUTE_SELECTED_HISTORY], a[Action.QUEUE_ADD_FROM_HISTORY], None,
+            a[Action.HISTORY_EXPORT], None, a[Action.HISTORY_CLEAR]])
+        for action in (Action.QUEUE_REMOVE, Action.QUEUE_COPY, Action.QUEUE_PASTE,
+                       Action.QUEUE_DUPLICATE, Action.QUEUE_MOVE_UP, Action.QUEUE_MOVE_DOWN,
+                       Action.QUEUE_MOVE_TOP, Action.QUEUE_MOVE_BOTTOM):
+            a[action].setShortcutContext(Qt.WidgetWithChildrenShortcut)
+            self.queue_view.addAction(a[action])
+        self.entry.set_actions(a[Action.EXECUTE_NOW], a[Action.QUEUE_ADD],
+                               self.commands.save_action, self.commands.reset_action)
+        self.lock_panel.set_actions(a[Action.LOCK], a[Action.UNLOCK])
+
+    def _connect_session(self) -> None:
+        s = self.session
+        s.connection_changed.connect(self._on_connection)
+        s.status_changed.connect(self._on_status)
+        s.queue_changed.connect(self._on_queue)
+        s.history_changed.connect(self.history_view.set_history)
+        s.plans_changed.connect(self.entry.set_plans)
+        s.devices_changed.connect(self.entry.set_devices)
+        s.lock_info_changed.connect(self._on_lock_info)
+        s.console_text.connect(self._on_console)
+        s.message.connect(self.messages.add)
+        s.busy_changed.connect(self._on_busy)
+        s.tracker.changed.connect(self._on_execution)
+        self.queue_view.selection_changed.connect(self.schedule_gates)
+        self.history_view.selection_changed.connect(self.schedule_gates)
+        self.entry.changed.connect(self.schedule_gates)
+        self.lock_panel.key_changed.connect(self.commands.set_lock_key)
+        self._on_connection(s.connection, s.connection_detail)
+
+    # -- session events ---------------------------------------------------------------------
+    def _on_connection(self, state, detail: str) -> None:
+        self.indicator.set_state(state, detail)
+        self.schedule_gates()
+
+    def _on_status(self, status: dict) -> None:
+        self.status_panel.set_status(status)
+        mode = status.get("plan_queue_mode") or {}
+        self.queue_view.set_modes(bool(mode.get("loop")), bool(mode.get("ignore_failures")),
+                                  bool(status.get("queue_autostart_enabled")),
+                                  bool(status.get("queue_stop_pending")))
+        self.commands.sync_modes(status)
+        self.refresh_gates()  # immediately: the push -> gate latency is a quality bar
+
+    def _on_queue(self, items: list, running_item: dict) -> None:
+        self.queue_view.set_queue(items, running_item)
+        self.status_panel.set_running_item(running_item or None)
+        self.schedule_gates()
+
+    def _on_lock_info(self, info: dict | None) -> None:
+        self.status_panel.set_lock_info(info)
+        self.lock_panel.set_lock_info(info)
+        self.schedule_gates()
+
+    def _on_console(self, fragments: list[str]) -> None:
+        widget = self.console.console
+        for text in fragments:
+            widget.append_fragment(text)
+
+    def _on_busy(self) -> None:
+        self.busy_bar.setVisible(bool(self.session.in_flight))
+        self.schedule_gates()
+
+    def _on_execution(self, execution: Execution) -> None:
+        symbol, colour = OUTCOME_STYLE.get(execution.state, ("?", "#555555"))
+        text = f"{symbol} {execution.name}: {execution.state}"
+        if execution.msg:
+            text += f" — {execution.msg.splitlines()[0][:160]}"
+        self.execution_label.setText(text)
+        self.execution_label.setStyleSheet(f"color: {colour}; font-weight: bold;")
+        if execution.finished:
+            level = "info" if execution.state == "completed" else "error"
+            self.messages.add(level, f"Executed {execution.name} ({execution.uid[:8]}): "
+                                     f"{execution.state}" + (f" — {execution.msg}"
+                                                             if execution.msg else ""))
+            self.history_view.show_item(dict(execution.item))
+
+    def _show_message_in_status_bar(self, level: str, text: str) -> None:
+        if level in ("error", "warning"):
+            self.statusBar().showMessage(text, 15000)
+
+    # -- gates ------------------------------------------------------------------------------
+    def schedule_gates(self, *_args) -> None:
+        self._gate_timer.start()
+
+    def gate_inputs(self) -> GateInputs:
+        s = self.session
+        return GateInputs(
+            connection=s.connection, status=s.status, lock_key_set=bool(s.api.lock_key),
+            lock_info=s.lock_info, monitor_mode=self.monitor_mode,
+            in_flight=frozenset(s.in_flight),
+            queue_selection=self.queue_view.selected_queue_rows(),
+            history_selection=self.history_view.selected_count(),
+            editor_error=self.entry.current_error())
+
+    def refresh_gates(self) -> None:
+        self.gates = compute_gates(self.gate_inputs())
+        self.registry.apply(self.gates)
+        self.commands.apply_local_gates(self.gates)
+        gate = self.gates[Action.EXECUTE_NOW]
+        self.reason_label.setText("" if gate.enabled else f"Execute now unavailable: {gate.reason}")
+
+    # -- persistence ------------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        if self.settings is not None:
+            self.settings.setValue("window/geometry", self.saveGeometry())
+            self.settings.setValue("window/state", self.saveState())
+        super().closeEvent(event)

@@ -1,0 +1,372 @@
+"""The queue panel: a passive table over :class:`~qs_gui.ui.item_models.QueueModel`.
+
+Why it is shaped this way:
+
+* It never talks to the server.  The main window owns one ``QAction`` per
+  :class:`qs_gui.core.gates.Action` (enabled state, reason tooltip, shortcut) and hands the ones
+  that belong in the context menu to :meth:`QueueView.set_context_actions`.  The view only
+  reports *what* is selected (:meth:`~QueueView.selected_uids`,
+  :meth:`~QueueView.selected_queue_rows`) so the gates can decide, and emits signals for the
+  gestures only it can see (double-click / Enter to edit, drag-and-drop to move).
+* Rows change only through the model's uid diff, so selection and scroll survive refreshes made
+  by other clients; the view adds the two things the model cannot know: which row was at the
+  top of the viewport, and whether the *meaning* of the selection (queue positions) changed.
+* Copy/paste are pure functions so the parser can be fuzzed without a widget: the clipboard is
+  untrusted text, and a bad paste must end in one plain-words ``ValueError``, never in a request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from PyQt5.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, pyqtSignal
+from PyQt5.QtWidgets import (
+    QAbstractItemView,
+    QAction,
+    QApplication,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qs_gui.ui.item_models import QueueModel
+from qs_gui.ui.selection import SelectionKeeper
+
+__all__ = [
+    "ITEM_TYPES",
+    "QueueView",
+    "items_to_clipboard_text",
+    "make_context_menu",
+    "parse_clipboard_items",
+]
+
+ITEM_TYPES = ("plan", "instruction", "function")
+#: Keys the server assigns; meaningless (or harmful) in an item that is about to be submitted.
+_SERVER_KEYS = ("item_uid", "result", "user", "user_group", "properties")
+#: Keys an operator may submit (re-manager-protocol §5.1).
+_ITEM_KEYS = ("item_type", "name", "args", "kwargs", "meta")
+_COPY_DROP = ("item_uid", "result", "properties")  # user/group stay: they tell readers who added it
+
+
+# -- clipboard ------------------------------------------------------------------------------------
+def items_to_clipboard_text(items: Iterable[Mapping[str, Any]]) -> str:
+    """Pretty JSON list of ``items`` without the server's bookkeeping (uid, result, properties).
+
+    The text is meant for humans and for :func:`parse_clipboard_items`, so a pasted copy becomes
+    a *new* item rather than a second claim on the original's uid.
+    """
+    clean = [{k: v for k, v in item.items() if k not in _COPY_DROP} for item in items]
+    return json.dumps(clean, indent=2, ensure_ascii=False, default=str)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def parse_clipboard_items(text: str) -> list[dict[str, Any]]:
+    """Items from clipboard text: a JSON object or a non-empty list of objects.
+
+    Returns clean dicts holding only ``item_type``, ``name`` and the optional ``args``,
+    ``kwargs``, ``meta``; server-assigned keys (uid, result, user, group, properties) are dropped
+    because the server assigns them anew.  Anything else raises ``ValueError`` with a message an
+    operator can act on.  JSON only: the text is never evaluated.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("The clipboard holds no text to paste.")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("The clipboard text is nested too deeply to be a queue item.")
+    except ValueError as ex:  # JSONDecodeError is a ValueError
+        detail = getattr(ex, "msg", None)
+        where = f" (line {ex.lineno}, column {ex.colno})" if hasattr(ex, "lineno") else ""
+        raise ValueError(f"The clipboard does not hold JSON items: {detail or ex}{where}.")
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise ValueError("Expected a JSON object or a list of objects (queue items).")
+    if not data:
+        raise ValueError("The clipboard holds an empty list: there is nothing to paste.")
+    return [_clean_item(raw, n) for n, raw in enumerate(data, start=1)]
+
+
+def _clean_item(raw: Any, n: int) -> dict[str, Any]:
+    where = f"Item {n}"
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: must be a JSON object, not {_json_kind(raw)}")
+    if raw.get("item_type") not in ITEM_TYPES:
+        raise ValueError(f"{where}: 'item_type' must be one of {', '.join(ITEM_TYPES)}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{where}: 'name' must be a non-empty string")
+    checks = {"args": (list,), "kwargs": (dict,), "meta": (dict, list)}
+    for key, types in checks.items():
+        if key in raw and not isinstance(raw[key], types):
+            kinds = " or ".join("a list" if t is list else "an object" for t in types)
+            raise ValueError(f"{where}: '{key}' must be {kinds}, not {_json_kind(raw[key])}")
+    meta = raw.get("meta")
+    if isinstance(meta, list) and not all(isinstance(m, dict) for m in meta):
+        raise ValueError(f"{where}: 'meta' given as a list must hold only objects")
+    unknown = sorted(k for k in raw if k not in _ITEM_KEYS and k not in _SERVER_KEYS)
+    if unknown:
+        allowed = ", ".join(_ITEM_KEYS)
+        raise ValueError(f"{where}: unknown key {unknown[0]!r} (allowed: {allowed})")
+    return {k: raw[k] for k in _ITEM_KEYS if k in raw}
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", list: "a list", dict: "an object"}.get(type(value), "a value")
+
+
+# -- shared widget helpers --------------------------------------------------------------------
+def make_context_menu(actions: Sequence[QAction | None], parent: QWidget) -> QMenu:
+    """A menu with exactly ``actions`` (``None`` = separator), shared by the queue and history."""
+    menu = QMenu(parent)
+    for action in actions:
+        if action is None:
+            menu.addSeparator()
+        else:
+            menu.addAction(action)
+    return menu
+
+
+_BADGES = (  # (key, text, background, foreground, tooltip)
+    ("loop", "LOOP", "#1565c0", "#ffffff", "Loop mode: executed items go back to the queue"),
+    ("ignore_failures", "IGNORE FAILURES", "#e68c00", "#1a1a1a",
+     "The queue keeps running after a failed item"),
+    ("autostart", "AUTOSTART", "#2e7d32", "#ffffff", "The queue starts when items are added"),
+    ("stop_pending", "STOP PENDING", "#c62828", "#ffffff",
+     "The queue stops after the running item finishes"),
+)  # fmt: skip
+
+
+class QueueView(QWidget):
+    """Queue table with a header line (item count, mode badges) and operator-gesture signals."""
+
+    #: The selection (or the queue positions of the selected items) changed.
+    selection_changed = pyqtSignal()
+    #: Double-click or Enter on a queued row: the item dict to open in the editor.
+    edit_requested = pyqtSignal(dict)
+    #: Re-emitted from :attr:`QueueModel.move_requested`: (uids, before_uid, after_uid).
+    move_requested = pyqtSignal(list, object, object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = QueueModel(self)
+        self._context_actions: list[QAction | None] = []
+        self._updating = False
+        self._last_state: tuple[tuple[str, ...], tuple[int, ...]] = ((), ())
+
+        self.title = QLabel("Queue (0 items)")
+        self.title.setObjectName("queueTitle")
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(self.title)
+        header.addStretch(1)
+        self._badges: dict[str, QLabel] = {}
+        for key, text, bg, fg, tip in _BADGES:
+            badge = QLabel(text)
+            badge.setObjectName(f"queueBadge_{key}")
+            badge.setToolTip(tip)
+            badge.setStyleSheet(
+                f"QLabel {{ background: {bg}; color: {fg}; border-radius: 3px;"
+                " padding: 1px 6px; font-weight: bold; }"
+            )
+            badge.hide()
+            header.addWidget(badge)
+            self._badges[key] = badge
+
+        self.table = QTableView(self)
+        self.table.setObjectName("queueTable")
+        self.table.setModel(self.model)
+        self._setup_table()
+        self._keeper = SelectionKeeper(self.table, self)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.table)
+
+        self.model.move_requested.connect(self.move_requested)
+        for sig in (self.model.rowsInserted, self.model.rowsRemoved):
+            sig.connect(self._update_title)
+        self.model.modelReset.connect(self._update_title)
+        self.model.modelReset.connect(self._maybe_emit_selection)  # after the keeper restored it
+        self.table.selectionModel().selectionChanged.connect(self._maybe_emit_selection)
+        self.table.doubleClicked.connect(self._on_double_click)
+        self.table.customContextMenuRequested.connect(self._show_context_menu)
+        self.table.installEventFilter(self)
+
+    def _setup_table(self) -> None:
+        t = self.table
+        t.setSelectionBehavior(QAbstractItemView.SelectRows)
+        t.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        t.setAlternatingRowColors(True)
+        t.setWordWrap(False)
+        t.setShowGrid(False)
+        t.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        t.setContextMenuPolicy(Qt.CustomContextMenu)
+        # Drops only request a move; QueueModel has no removeRows, so Qt's post-drop "remove the
+        # source rows" is a no-op and rows change only when the server's queue arrives.
+        t.setDragDropMode(QAbstractItemView.InternalMove)
+        t.setDefaultDropAction(Qt.MoveAction)
+        t.setDragDropOverwriteMode(False)
+        t.setDropIndicatorShown(True)
+        vh = t.verticalHeader()
+        vh.setSectionResizeMode(QHeaderView.Fixed)  # per-row size hints would cost O(rows)
+        vh.setDefaultSectionSize(t.fontMetrics().height() + 8)
+        vh.setDefaultAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        hh = t.horizontalHeader()
+        hh.setHighlightSections(False)
+        hh.setSectionResizeMode(QHeaderView.Interactive)
+        hh.setSectionResizeMode(QueueModel.PARAMS, QHeaderView.Stretch)
+        hh.setSectionResizeMode(QueueModel.MARKER, QHeaderView.Fixed)
+        fm = t.fontMetrics()
+        widths = {QueueModel.MARKER: fm.horizontalAdvance("▶") + 16,
+                  QueueModel.TYPE: fm.horizontalAdvance("instruction") + 20,
+                  QueueModel.NAME: fm.horizontalAdvance("M") * 13,
+                  QueueModel.USER: fm.horizontalAdvance("M") * 8,
+                  QueueModel.GROUP: fm.horizontalAdvance("M") * 8}  # fmt: skip
+        for col, width in widths.items():
+            t.setColumnWidth(col, width)
+
+    # -- updates from the main window ---------------------------------------------------------
+    def set_queue(self, items: Sequence[Mapping], running_item: Mapping | None) -> None:
+        """Show a ``queue_get`` snapshot; selection, and the row at the top of the view, stay."""
+        anchor = self._top_anchor()
+        self._updating = True  # one selection_changed after the whole edit, not one per op
+        try:
+            self.model.set_queue(items, running_item)
+        finally:
+            self._updating = False
+        if anchor is not None:
+            row = self.model.row_of(anchor)
+            if row is not None:
+                self.table.updateGeometries()  # a reset leaves the scroll range stale
+                self.table.scrollTo(self.model.index(row, 0), QAbstractItemView.PositionAtTop)
+        self._maybe_emit_selection()
+
+    def set_modes(
+        self, loop: bool, ignore_failures: bool, autostart: bool, stop_pending: bool
+    ) -> None:
+        """Show a badge for each queue mode that is on (they change how the queue behaves)."""
+        on = {"loop": loop, "ignore_failures": ignore_failures, "autostart": autostart,
+              "stop_pending": stop_pending}  # fmt: skip
+        for key, badge in self._badges.items():
+            badge.setVisible(bool(on[key]))
+
+    def set_context_actions(self, actions: Sequence[QAction | None]) -> None:
+        """Use exactly ``actions`` (``None`` = separator) in the context menu.
+
+        They are also added to the table so their shortcuts work while it has focus.
+        """
+        for old in self._context_actions:
+            if old is not None:
+                self.table.removeAction(old)
+        self._context_actions = list(actions)
+        self.table.addActions([a for a in self._context_actions if a is not None])
+
+    def context_menu(self) -> QMenu:
+        """A fresh context menu (the caller owns it); public so tests can inspect it."""
+        return make_context_menu(self._context_actions, self)
+
+    # -- selection ----------------------------------------------------------------------------
+    def _selected_rows(self) -> list[int]:
+        return sorted(i.row() for i in self.table.selectionModel().selectedRows())
+
+    def selected_uids(self) -> list[str]:
+        """Uids of the selected queued items, in queue order (never the running item)."""
+        return [self.model.uid_at(r) for r in self._selected_rows() if self._queued(r)]
+
+    def selected_items(self, include_running: bool = False) -> list[dict]:
+        """Selected item dicts in queue order; the running item only if asked (e.g. to copy)."""
+        rows = self._selected_rows()
+        return [self.model.item_at(r) for r in rows if include_running or self._queued(r)]
+
+    def selected_queue_rows(self) -> tuple[int, ...]:
+        """0-based queue positions of the selection (what the move/remove gates look at)."""
+        rows = (self.model.queue_row(r) for r in self._selected_rows())
+        return tuple(p for p in rows if p is not None)
+
+    def select_uids(self, uids: Iterable[str]) -> None:
+        """Select exactly these items (unknown uids are ignored) and show the first one."""
+        sel = self.table.selectionModel()
+        rows = sorted(r for r in (self.model.row_of(u) for u in uids) if r is not None)
+        sel.clearSelection()
+        for row in rows:
+            sel.select(self.model.index(row, 0), sel.Select | sel.Rows)
+        if rows:
+            first = self.model.index(rows[0], 0)
+            sel.setCurrentIndex(first, sel.NoUpdate)
+            self.table.scrollTo(first)
+
+    def _queued(self, row: int) -> bool:
+        return self.model.queue_row(row) is not None
+
+    def _maybe_emit_selection(self, *_: Any) -> None:
+        if self._updating:
+            return
+        state = (tuple(self.selected_uids()), self.selected_queue_rows())
+        if state != self._last_state:
+            self._last_state = state
+            self.selection_changed.emit()
+
+    # -- gestures ------------------------------------------------------------------------------
+    def _on_double_click(self, index: QModelIndex) -> None:
+        if index.isValid() and self._queued(index.row()):
+            self.edit_requested.emit(self.model.item_at(index.row()))
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        """Enter/Return edits the current queued row (the table would only emit ``activated``)."""
+        if (
+            obj is self.table
+            and event.type() == QEvent.KeyPress
+            and event.key() in (Qt.Key_Return, Qt.Key_Enter)
+            and not event.modifiers() & ~Qt.KeypadModifier
+        ):
+            current = self.table.currentIndex()
+            if current.isValid() and self._queued(current.row()):
+                self.edit_requested.emit(self.model.item_at(current.row()))
+                return True
+        return super().eventFilter(obj, event)
+
+    def _show_context_menu(self, pos: QPoint) -> None:
+        if not self._context_actions:
+            return
+        menu = self.context_menu()
+        menu.exec_(self.table.viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
+    def copy_selection(self) -> int:
+        """Put the selected items (running item included) on the clipboard as JSON."""
+        items = self.selected_items(include_running=True)
+        if items:
+            QApplication.clipboard().setText(items_to_clipboard_text(items))
+        return len(items)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _top_anchor(self) -> str | None:
+        """Uid of the top visible row, unless the view is at the top (then new rows show)."""
+        if self.table.verticalScrollBar().value() == 0:
+            return None
+        index = self.table.indexAt(QPoint(1, 1))
+        return self.model.uid_at(index.row()) if index.isValid() else None
+
+    def _update_title(self, *_: Any) -> None:
+        n = self.model.rowCount() - (1 if self.model.running_item is not None else 0)
+        self.title.setText(f"Queue ({n} item{'' if n == 1 else 's'})")
