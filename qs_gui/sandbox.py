@@ -93,6 +93,9 @@ def _manager_command() -> list[str]:
 def port_is_free(port: int) -> bool:
     """True if nothing is bound to ``port`` on 127.0.0.1 (or on all interfaces)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # Like 0MQ's listeners: TIME_WAIT leftovers of a killed server do not block a rebind,
+        # a live listener still does.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((_HOST, port))
         except OSError:
@@ -399,6 +402,24 @@ class Sandbox:
             if self._owns_run_dir and self.run_dir is not None:
                 shutil.rmtree(self.run_dir, ignore_errors=True)
                 self._owns_run_dir = False
+
+    def kill_manager(self) -> None:
+        """Kill the manager's process tree (a crash, not a stop); Redis keeps the state."""
+        if self._proc is None or _exited(self._proc):
+            return
+        self._ready = False
+        with contextlib.suppress(OSError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._stop_manager(self._proc)
+
+    def restart_manager(self, timeout: float | None = None) -> None:
+        """Start the manager again on the same ports and Redis (after kill_manager/a crash)."""
+        if self._proc is not None and not _exited(self._proc):
+            self._stop_manager(self._proc)
+        for f in self._logs:
+            f.flush()
+        self._start_manager()
+        self._wait_ready(time.monotonic() + (timeout or self.startup_timeout))
 
     def _stop_manager(self, proc: subprocess.Popen) -> None:
         t0 = time.monotonic()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -104,6 +105,8 @@ class ZMQTransport:
         self._lock: asyncio.Lock | None = None
         self._closed = False
         self.sockets_created = 0  # observable by tests: a failure must produce a new socket
+        #: (method, monotonic start) of the request awaiting its reply, for liveness checks
+        self.in_flight: tuple[str, float] | None = None
 
     # -- socket lifecycle -------------------------------------------------------------------
     def _open_socket(self) -> zmq.asyncio.Socket:
@@ -162,9 +165,18 @@ class ZMQTransport:
             if self._socket is None:
                 self._socket = self._open_socket()
             sock = self._socket
+            deadline = time.monotonic() + timeout
+            self.in_flight = (method, time.monotonic())
             try:
-                await sock.send(data, copy=False)
-                if not await sock.poll(int(timeout * 1000), zmq.POLLIN):
+                # One deadline for the whole exchange: a REQ send can block while the peer is
+                # gone (SNDTIMEO does not apply to awaited sends).
+                try:
+                    await asyncio.wait_for(sock.send(data, copy=False), timeout)
+                except asyncio.TimeoutError:
+                    raise TransportTimeout(
+                        f"could not send to {self.address} within {timeout:g} s") from None
+                remaining = max(0.0, deadline - time.monotonic())
+                if not await sock.poll(int(remaining * 1000), zmq.POLLIN):
                     raise TransportTimeout(f"no reply from {self.address} within {timeout:g} s")
                 raw = await sock.recv(copy=True)
             except TransportTimeout:
@@ -177,6 +189,8 @@ class ZMQTransport:
                 # Cancelled mid-exchange: the REQ state machine is stuck, start afresh.
                 self._drop_socket()
                 raise
+            finally:
+                self.in_flight = None
         try:
             reply = self.codec.decode(raw)
         except Exception as ex:

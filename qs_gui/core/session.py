@@ -34,14 +34,20 @@ UID_KEYS = {
 }
 
 
+#: requests whose reply may legitimately take the server seconds
+BULK_METHODS = frozenset({"queue_get", "history_get", "queue_item_add_batch"})
+
+
 @dataclass(frozen=True)
 class Timing:
     """Watchdog and reconnect timing (seconds)."""
 
-    watchdog_after: float = 1.25  # poll when no status arrived for this long
+    # Pushes come about once a second; a crash is reported within watchdog + poll timeout
+    # (< 2 s) of the last push, and a returning server is seen within backoff + poll timeout.
+    watchdog_after: float = 1.2  # poll when no status arrived for this long
     stale_after: float = 3.0  # connected but the last status is this old -> NO_STATUS
-    poll_timeout: float = 0.75
-    backoff: tuple[float, ...] = (0.25, 0.5, 1.0)
+    poll_timeout: float = 0.6
+    backoff: tuple[float, ...] = (0.2, 0.4, 0.8)
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,11 @@ class Session:
             now = time.monotonic()
             age = None if self._last_status_at is None else now - self._last_status_at
             if age is None or age >= self.timing.watchdog_after:
-                if await self._poll_status():
+                verdict = self._judge_in_flight()
+                if verdict == "wait":
+                    await self._sleep(0.05)
+                    continue
+                if verdict != "dead" and await self._poll_status():
                     failures = 0
                 else:
                     failures += 1
@@ -164,6 +174,26 @@ class Session:
                 self._set_connection(Connection.NO_STATUS, f"no status for {age:.0f} s")
             last = self._last_status_at or time.monotonic()
             await self._sleep(max(0.02, last + self.timing.watchdog_after - time.monotonic()))
+
+    def _judge_in_flight(self) -> str:
+        """Liveness from a request already awaiting its reply (a poll would queue behind it).
+
+        "poll": nothing in flight; "wait": give it time; "dead": a small request went
+        unanswered for longer than a poll may take. A bulk fetch (queue/history) may take the
+        server seconds, so while one is pending the status is only reported as stale.
+        """
+        in_flight = getattr(self.api.transport, "in_flight", None)
+        if in_flight is None:
+            return "poll"
+        method, started = in_flight
+        waited = time.monotonic() - started
+        if method in BULK_METHODS:
+            age = time.monotonic() - (self._last_status_at or started)
+            if age >= self.timing.stale_after and self.connection is Connection.CONNECTED:
+                self._set_connection(Connection.NO_STATUS,
+                                     f"waiting {waited:.0f} s for the reply to {method}")
+            return "wait"
+        return "dead" if waited >= self.timing.poll_timeout else "wait"
 
     async def _sleep(self, delay: float) -> None:
         self._wake.clear()

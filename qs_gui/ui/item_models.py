@@ -125,11 +125,13 @@ class _ItemTableModel(QAbstractTableModel):
             if isinstance(op, idiff.Remove):
                 self.beginRemoveRows(root, op.row, op.row + op.count - 1)
                 del self._rows[op.row : op.row + op.count]
+                self._key_index = None  # stale before listeners of the end* signal look rows up
                 self.endRemoveRows()
             elif isinstance(op, idiff.Insert):
                 new_rows = [self._make_row(item) for item in op.items]
                 self.beginInsertRows(root, op.row, op.row + len(new_rows) - 1)
                 self._rows[op.row : op.row] = new_rows
+                self._key_index = None
                 self.endInsertRows()
             elif isinstance(op, idiff.Move):
                 self._move(op.src_row, op.dest_row)
@@ -141,6 +143,7 @@ class _ItemTableModel(QAbstractTableModel):
                 new_rows = [self._make_row(item) for item in op.items]
                 self.beginResetModel()
                 self._rows = new_rows
+                self._key_index = None
                 self.endResetModel()
         self._key_index = None
 
@@ -150,14 +153,17 @@ class _ItemTableModel(QAbstractTableModel):
         root = QModelIndex()
         if self.beginMoveRows(root, src, src, root, qt_dest):
             self._rows.insert(dest, self._rows.pop(src))
+            self._key_index = None
             self.endMoveRows()
             return
         # Qt refused (it rejects no-op moves); fall back to remove + insert so we stay in sync.
         self.beginRemoveRows(root, src, src)
         row = self._rows.pop(src)
+        self._key_index = None
         self.endRemoveRows()
         self.beginInsertRows(root, dest, dest)
         self._rows.insert(dest, row)
+        self._key_index = None
         self.endInsertRows()
 
 

@@ -55,16 +55,19 @@ class MainWindow(QMainWindow):
                             + (" [monitor]" if monitor_mode else ""))
         self.registry = ActionRegistry(self)
         self.gates: Gates | None = None
+        self._gate_timer = QTimer(self)  # coalesces bursts of changes into one gate refresh
+        self._gate_timer.setSingleShot(True)
+        self._gate_timer.setInterval(0)
+        self._gate_timer.timeout.connect(self.refresh_gates)
         self._build_widgets()
         self.commands = Commands(self)
         self._build_menus_and_toolbar()
         self._connect_session()
-        self._gate_timer = QTimer(self)
-        self._gate_timer.setSingleShot(True)
-        self._gate_timer.setInterval(0)
-        self._gate_timer.timeout.connect(self.refresh_gates)
         self.refresh_gates()
-        self.resize(1400, 900)
+        self.resize(1600, 1000)
+        # Queue and history get the room; docks start at widths that fit their content.
+        self.resizeDocks([self.entry_dock, self.status_dock], [390, 470], Qt.Horizontal)
+        self.resizeDocks([self.console], [190], Qt.Vertical)
         if settings is not None:
             self._restore_layout()
 
@@ -167,10 +170,10 @@ class MainWindow(QMainWindow):
             for entry in entries:
                 if entry is None:
                     menu.addSeparator()
-                elif isinstance(entry, str):
-                    menu.addAction(self.commands.mode_actions[entry])
-                else:
+                elif isinstance(entry, Action):
                     menu.addAction(a[entry])
+                else:
+                    menu.addAction(self.commands.mode_actions[entry])
         view_menu = self.menuBar().addMenu("&View")
         for dock in (self.entry_dock, self.status_dock, self.console, self.messages_dock):
             view_menu.addAction(dock.toggleViewAction())
@@ -256,7 +259,7 @@ class MainWindow(QMainWindow):
             self.messages.add(level, f"Executed {execution.name} ({execution.uid[:8]}): "
                                      f"{execution.state}" + (f" — {execution.msg}"
                                                              if execution.msg else ""))
-            self.history_view.show_item(dict(execution.item))
+            self.history_view.detail.show_item(dict(execution.item))
 
     def _show_message_in_status_bar(self, level: str, text: str) -> None:
         if level in ("error", "warning"):

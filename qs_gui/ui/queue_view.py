@@ -42,7 +42,8 @@ __all__ = [
     "ITEM_TYPES",
     "QueueView",
     "items_to_clipboard_text",
-    "make_context_menu",
+    "ContextActions",
+    "configure_item_table",
     "parse_clipboard_items",
 ]
 
@@ -130,16 +131,61 @@ def _json_kind(value: Any) -> str:
     return {str: "a string", list: "a list", dict: "an object"}.get(type(value), "a value")
 
 
-# -- shared widget helpers --------------------------------------------------------------------
-def make_context_menu(actions: Sequence[QAction | None], parent: QWidget) -> QMenu:
-    """A menu with exactly ``actions`` (``None`` = separator), shared by the queue and history."""
-    menu = QMenu(parent)
-    for action in actions:
-        if action is None:
-            menu.addSeparator()
-        else:
-            menu.addAction(action)
-    return menu
+# -- shared by the queue and history panels -----------------------------------------------------
+def configure_item_table(table: QTableView) -> None:
+    """Whole-row extended selection, read-only cells, compact rows.
+
+    Rows have a fixed height: per-row size hints would cost O(rows) on a 10 000-row model.
+    """
+    table.setSelectionBehavior(QAbstractItemView.SelectRows)
+    table.setSelectionMode(QAbstractItemView.ExtendedSelection)
+    table.setAlternatingRowColors(True)
+    table.setWordWrap(False)
+    table.setShowGrid(False)
+    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+    vh = table.verticalHeader()
+    vh.setSectionResizeMode(QHeaderView.Fixed)
+    vh.setDefaultSectionSize(table.fontMetrics().height() + 8)
+    hh = table.horizontalHeader()
+    hh.setHighlightSections(False)
+    hh.setSectionResizeMode(QHeaderView.Interactive)
+
+
+class ContextActions:
+    """The main window's QActions in a table's context menu, and as its shortcuts.
+
+    The view only places the actions; their enabled state and reasons stay with their owner.
+    """
+
+    def __init__(self, table: QTableView) -> None:
+        self._table = table
+        self.actions: list[QAction | None] = []
+        table.setContextMenuPolicy(Qt.CustomContextMenu)
+        table.customContextMenuRequested.connect(self._show)
+
+    def set(self, actions: Sequence[QAction | None]) -> None:
+        """Use exactly ``actions`` (``None`` = separator); replaces the previous set."""
+        for old in self.actions:
+            if old is not None:
+                self._table.removeAction(old)
+        self.actions = list(actions)
+        self._table.addActions([a for a in self.actions if a is not None])
+
+    def menu(self, parent: QWidget) -> QMenu:
+        """A fresh menu holding the actions (the caller owns it)."""
+        menu = QMenu(parent)
+        for action in self.actions:
+            if action is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(action)
+        return menu
+
+    def _show(self, pos: QPoint) -> None:
+        if self.actions:
+            menu = self.menu(self._table)
+            menu.exec_(self._table.viewport().mapToGlobal(pos))
+            menu.deleteLater()
 
 
 _BADGES = (  # (key, text, background, foreground, tooltip)
@@ -165,7 +211,6 @@ class QueueView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = QueueModel(self)
-        self._context_actions: list[QAction | None] = []
         self._updating = False
         self._last_state: tuple[tuple[str, ...], tuple[int, ...]] = ((), ())
 
@@ -194,7 +239,9 @@ class QueueView(QWidget):
         self.table = QTableView(self)
         self.table.setObjectName("queueTable")
         self.table.setModel(self.model)
+        configure_item_table(self.table)
         self._setup_table()
+        self._menu = ContextActions(self.table)
         self._keeper = SelectionKeeper(self.table, self)
 
         layout = QVBoxLayout(self)
@@ -203,37 +250,22 @@ class QueueView(QWidget):
         layout.addWidget(self.table)
 
         self.model.move_requested.connect(self.move_requested)
-        for sig in (self.model.rowsInserted, self.model.rowsRemoved):
-            sig.connect(self._update_title)
-        self.model.modelReset.connect(self._update_title)
+        self.model.modelReset.connect(self._update_title)  # model.clear() on reconnect
         self.model.modelReset.connect(self._maybe_emit_selection)  # after the keeper restored it
         self.table.selectionModel().selectionChanged.connect(self._maybe_emit_selection)
         self.table.doubleClicked.connect(self._on_double_click)
-        self.table.customContextMenuRequested.connect(self._show_context_menu)
         self.table.installEventFilter(self)
 
     def _setup_table(self) -> None:
         t = self.table
-        t.setSelectionBehavior(QAbstractItemView.SelectRows)
-        t.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        t.setAlternatingRowColors(True)
-        t.setWordWrap(False)
-        t.setShowGrid(False)
-        t.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        t.setContextMenuPolicy(Qt.CustomContextMenu)
         # Drops only request a move; QueueModel has no removeRows, so Qt's post-drop "remove the
         # source rows" is a no-op and rows change only when the server's queue arrives.
         t.setDragDropMode(QAbstractItemView.InternalMove)
         t.setDefaultDropAction(Qt.MoveAction)
         t.setDragDropOverwriteMode(False)
         t.setDropIndicatorShown(True)
-        vh = t.verticalHeader()
-        vh.setSectionResizeMode(QHeaderView.Fixed)  # per-row size hints would cost O(rows)
-        vh.setDefaultSectionSize(t.fontMetrics().height() + 8)
-        vh.setDefaultAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        t.verticalHeader().setDefaultAlignment(Qt.AlignRight | Qt.AlignVCenter)
         hh = t.horizontalHeader()
-        hh.setHighlightSections(False)
-        hh.setSectionResizeMode(QHeaderView.Interactive)
         hh.setSectionResizeMode(QueueModel.PARAMS, QHeaderView.Stretch)
         hh.setSectionResizeMode(QueueModel.MARKER, QHeaderView.Fixed)
         fm = t.fontMetrics()
@@ -255,10 +287,11 @@ class QueueView(QWidget):
         finally:
             self._updating = False
         if anchor is not None:
-            row = self.model.row_of(anchor)
+            row = self._rows_of([anchor]).get(anchor)
             if row is not None:
                 self.table.updateGeometries()  # a reset leaves the scroll range stale
                 self.table.scrollTo(self.model.index(row, 0), QAbstractItemView.PositionAtTop)
+        self._update_title()  # not per row op: the front item starting to run is only an update
         self._maybe_emit_selection()
 
     def set_modes(
@@ -271,19 +304,12 @@ class QueueView(QWidget):
             badge.setVisible(bool(on[key]))
 
     def set_context_actions(self, actions: Sequence[QAction | None]) -> None:
-        """Use exactly ``actions`` (``None`` = separator) in the context menu.
-
-        They are also added to the table so their shortcuts work while it has focus.
-        """
-        for old in self._context_actions:
-            if old is not None:
-                self.table.removeAction(old)
-        self._context_actions = list(actions)
-        self.table.addActions([a for a in self._context_actions if a is not None])
+        """Use exactly ``actions`` (``None`` = separator) in the context menu and as shortcuts."""
+        self._menu.set(actions)
 
     def context_menu(self) -> QMenu:
         """A fresh context menu (the caller owns it); public so tests can inspect it."""
-        return make_context_menu(self._context_actions, self)
+        return self._menu.menu(self)
 
     # -- selection ----------------------------------------------------------------------------
     def _selected_rows(self) -> list[int]:
@@ -306,7 +332,7 @@ class QueueView(QWidget):
     def select_uids(self, uids: Iterable[str]) -> None:
         """Select exactly these items (unknown uids are ignored) and show the first one."""
         sel = self.table.selectionModel()
-        rows = sorted(r for r in (self.model.row_of(u) for u in uids) if r is not None)
+        rows = sorted(self._rows_of(uids).values())
         sel.clearSelection()
         for row in rows:
             sel.select(self.model.index(row, 0), sel.Select | sel.Rows)
@@ -345,13 +371,6 @@ class QueueView(QWidget):
                 return True
         return super().eventFilter(obj, event)
 
-    def _show_context_menu(self, pos: QPoint) -> None:
-        if not self._context_actions:
-            return
-        menu = self.context_menu()
-        menu.exec_(self.table.viewport().mapToGlobal(pos))
-        menu.deleteLater()
-
     def copy_selection(self) -> int:
         """Put the selected items (running item included) on the clipboard as JSON."""
         items = self.selected_items(include_running=True)
@@ -366,6 +385,21 @@ class QueueView(QWidget):
             return None
         index = self.table.indexAt(QPoint(1, 1))
         return self.model.uid_at(index.row()) if index.isValid() else None
+
+    def _rows_of(self, uids: Iterable[str]) -> dict[str, int]:
+        """View rows of ``uids`` by a scan.
+
+        Deliberately not ``model.row_of``: its lookup cache is only dropped *after* the model's
+        reset signals, so a lookup from here would leave a stale cache that misleads the
+        SelectionKeeper's restore during the next reset.
+        """
+        wanted = set(uids)
+        found: dict[str, int] = {}
+        for row in range(self.model.rowCount()):
+            uid = self.model.uid_at(row)
+            if uid in wanted:
+                found[uid] = row
+        return found
 
     def _update_title(self, *_: Any) -> None:
         n = self.model.rowCount() - (1 if self.model.running_item is not None else 0)

@@ -48,47 +48,37 @@ TIMEOUT = TransportTimeout
 
 
 class FakePeer:
-    """A REP socket on loopback whose behaviour each test scripts.
+    """A ROUTER socket on loopback that answers REQ clients as each test scripts.
 
     ``behaviour(request) -> bytes | None``: bytes are sent as the reply; None means stay silent
-    (the request is swallowed, the REP socket is recreated so later requests can be served).
+    (a ROUTER, unlike a REP, may leave a request unanswered and still serve the next one).
     """
 
-    def __init__(self, behaviour: Callable[[dict], bytes | None]):
+    def __init__(self, behaviour: Callable[[dict], bytes | None], port: int | None = None):
         self.behaviour = behaviour
         self.ctx = zmq.asyncio.Context()
-        self.address = ""
         self.received: list[dict] = []
         self._task: asyncio.Task | None = None
-        self._sock: zmq.asyncio.Socket | None = None
-        self._port = 0
-
-    def _bind(self) -> None:
-        self._sock = self.ctx.socket(zmq.REP)
+        self._sock = self.ctx.socket(zmq.ROUTER)
         self._sock.setsockopt(zmq.LINGER, 0)
-        if self._port:
-            self._sock.bind(f"tcp://127.0.0.1:{self._port}")
+        if port:
+            self._sock.bind(f"tcp://127.0.0.1:{port}")
         else:
-            self._port = self._sock.bind_to_random_port("tcp://127.0.0.1")
-        self.address = f"tcp://127.0.0.1:{self._port}"
+            port = self._sock.bind_to_random_port("tcp://127.0.0.1")
+        self.address = f"tcp://127.0.0.1:{port}"
 
     async def __aenter__(self) -> FakePeer:
-        self._bind()
         self._task = asyncio.ensure_future(self._serve())
         return self
 
     async def _serve(self) -> None:
         while True:
-            raw = await self._sock.recv()
+            identity, empty, raw = await self._sock.recv_multipart()
             request = json.loads(raw)
             self.received.append(request)
             reply = self.behaviour(request)
-            if reply is None:
-                # Stay silent: a REP socket must reply before it can receive again.
-                self._sock.close(linger=0)
-                self._bind()
-                continue
-            await self._sock.send(reply)
+            if reply is not None:
+                await self._sock.send_multipart([identity, empty, reply])
 
     async def __aexit__(self, *exc) -> None:
         self._task.cancel()

@@ -31,10 +31,6 @@ LONG = BPlan("count", ["det1"], num=20, delay=0.2)  # runs about 4 s: long enoug
 SHORT = BPlan("count", ["det1"], num=1)
 
 
-def _queue_snapshot(queue: dict) -> tuple[list, str | None]:
-    return queue["items"], queue.get("running_item", {}).get("item_uid")
-
-
 async def _start_long_plan(rm) -> str:
     """Start LONG via item_execute and wait until the Run Engine runs it; return its uid."""
     reply = await rm.item_execute(LONG)
@@ -54,8 +50,8 @@ async def _abort(rm) -> None:
         state = st["manager_state"]
         if state == "idle":
             return True
-        action = ("re_abort" if state == "paused" else
-                  "re_pause" if state == "executing_queue" and st["re_state"] == "running" else None)
+        running = state == "executing_queue" and st["re_state"] == "running"
+        action = "re_abort" if state == "paused" else "re_pause" if running else None
         if action and action not in acted:
             acted.add(action)
             try:
@@ -73,7 +69,8 @@ async def _abort(rm) -> None:
 def test_plan_runs_once_outside_the_queue(env_open: Sandbox) -> None:
     async def body():
         async with api(env_open) as rm:
-            queued = [BPlan("count", ["det2"], num=2), BInst("queue_stop"), BPlan("count", ["det1"])]
+            queued = [BPlan("count", ["det2"], num=2), BInst("queue_stop"),
+                      BPlan("count", ["det1"])]
             for item in queued:
                 await rm.item_add(item)
             before = await rm.queue_get(reload=True)
@@ -385,7 +382,8 @@ def test_failure_dict_returned_when_exceptions_disabled(env_closed: Sandbox) -> 
             assert reply["msg"] == EXEC_FAIL + "RE Worker environment does not exist."
             reply = await rm.item_execute(BPlan("no_such_plan"))
             assert reply["success"] is False and reply["qsize"] is None
-            assert reply["msg"].startswith(EXEC_FAIL + "Plan validation failed: Plan 'no_such_plan'")
+            assert reply["msg"].startswith(
+                EXEC_FAIL + "Plan validation failed: Plan 'no_such_plan'")
             # the property switches it back on
             rm.request_fail_exceptions_enabled = True
             with pytest.raises(RequestFailedError):

@@ -104,7 +104,7 @@ def test_status_push_follows_state_change_within_100ms(server_reset: Sandbox) ->
                     await action()
                     t_reply = time.monotonic()
                     push = await collector.wait_for(
-                        lambda m, key=key, expected=expected: m.status is not None
+                        lambda m, key=key, expected=expected, t_send=t_send: m.status is not None
                         and m.received >= t_send and m.status.get(key) == expected, 2.0, start)
                     latencies.append(max(0.0, push.received - t_reply))
             finally:
@@ -191,7 +191,7 @@ def test_monitor_survives_publisher_restart_on_same_port() -> None:
             await _publish_until(pub, "before", seen("before"))
             pub.close(linger=0)  # the "server" goes away ...
             n_before = len(collector.messages)
-            await pub_gone_check(address)
+            await _wait_publisher_gone(address)
             assert not collector.task.done()
 
             pub = ctx.socket(zmq.PUB)  # ... and comes back on the same port
@@ -224,7 +224,7 @@ async def _bind_ok(pub: zmq.asyncio.Socket, address: str) -> bool:
     return True
 
 
-async def pub_gone_check(address: str) -> None:
+async def _wait_publisher_gone(address: str) -> None:
     """Wait until nothing accepts TCP connections on ``address`` (the publisher is really gone)."""
     host, port = address.removeprefix("tcp://").rsplit(":", 1)
 

@@ -134,8 +134,9 @@ def test_dead_address_then_server_appears(sandbox: Sandbox) -> None:
         try:
             with pytest.raises(RequestTimeoutError):
                 await rm.status(reload=True)
-            peer = FakePeer(lambda r: json.dumps(sandbox.request(r["method"], r["params"])).encode())
-            peer._port = int(address.rsplit(":", 1)[1])
+            peer = FakePeer(
+                lambda r: json.dumps(sandbox.request(r["method"], r["params"])).encode(),
+                port=int(address.rsplit(":", 1)[1]))
             async with peer:
                 status = await rm.status(reload=True)
                 assert status["msg"] == "RE Manager v0.0.25"
