@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start a local demo RE Manager (simulated profile) and connect to it")
     p.add_argument("--demo-keep-closed", action="store_true",
                    help="with --demo: do not open the worker environment at start")
+    p.add_argument("--screenshot", metavar="FILE",
+                   help="save a PNG of the window just before exiting (with --exit-after)")
+    p.add_argument("--exit-after", type=float, metavar="SECONDS",
+                   help="close the window after this many seconds (smoke tests, docs)")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     return p
 
@@ -135,6 +139,13 @@ def main(argv: list[str] | None = None) -> int:
             await session.run("env_open", api.environment_open, "Open environment",
                               done="Demo: opening the worker environment…")
 
+    if args.exit_after:
+        def finish() -> None:
+            if args.screenshot:
+                window.grab().save(args.screenshot)
+            window.close()
+
+        QTimer.singleShot(int(args.exit_after * 1000), finish)
     window.show()
     try:
         with loop:

@@ -65,11 +65,9 @@ class MainWindow(QMainWindow):
         self._connect_session()
         self.refresh_gates()
         self.resize(1600, 1000)
-        # Queue and history get the room; docks start at widths that fit their content.
-        self.resizeDocks([self.entry_dock, self.status_dock], [390, 470], Qt.Horizontal)
-        self.resizeDocks([self.console], [190], Qt.Vertical)
+        self._layout_restored = False
         if settings is not None:
-            self._restore_layout()
+            self._layout_restored = self._restore_layout()
 
     # -- construction -----------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -92,6 +90,8 @@ class MainWindow(QMainWindow):
         side_layout.addWidget(self.status_panel)
         side_layout.addWidget(self.lock_panel)
         side_layout.addStretch(1)
+        side.setMaximumWidth(520)  # the queue and history get the room
+        self.entry.setMaximumWidth(520)
 
         self.console = ConsoleDock(self)
         self.messages = MessageLog(self)
@@ -287,13 +287,19 @@ class MainWindow(QMainWindow):
         self.reason_label.setText("" if gate.enabled else f"Execute now unavailable: {gate.reason}")
 
     # -- persistence ------------------------------------------------------------------------
-    def _restore_layout(self) -> None:
+    def _restore_layout(self) -> bool:
         geometry = self.settings.value("window/geometry")
         state = self.settings.value("window/state")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        if state is not None:
-            self.restoreState(state)
+        return state is not None and bool(self.restoreState(state))
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if not self._layout_restored:  # default proportions, once, when sizes are known
+            self._layout_restored = True
+            self.resizeDocks([self.entry_dock, self.status_dock], [380, 400], Qt.Horizontal)
+            self.resizeDocks([self.console], [180], Qt.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         if self.settings is not None:

@@ -126,22 +126,22 @@ def describe_lock(flags: Mapping[str, Any] | None, info: Mapping[str, Any] | Non
 class StatusPanel(QWidget):
     """Compact grid of the RE Manager status (re-manager-protocol.md §3) and the lock."""
 
-    # (key, label, row, column). The IPython kernel row is hidden unless the manager uses a
-    # kernel, so it comes last in its column: hiding it leaves no hole in the middle.
+    # (key, label, row, column): one label/value column, so the panel fits a narrow side dock.
+    # The IPython kernel row is hidden unless the manager uses a kernel.
     ROWS = (
         ("manager", "Manager", 0, 0),
         ("environment", "Environment", 1, 0),
         ("re", "Run Engine", 2, 0),
-        ("running", "Running", 3, 0),
-        ("server", "Server", 4, 0),
-        ("kernel", "IPython kernel", 5, 0),
-        ("queue", "Queue", 0, 2),
-        ("history", "History", 1, 2),
-        ("mode", "Queue mode", 2, 2),
-        ("autostart", "Autostart", 3, 2),
-        ("stop_pending", "Stop pending", 4, 2),
-        ("pause_pending", "Pause pending", 5, 2),
-        ("lock", "Lock", 6, 0),
+        ("kernel", "IPython kernel", 3, 0),
+        ("running", "Running", 4, 0),
+        ("queue", "Queue", 5, 0),
+        ("history", "History", 6, 0),
+        ("mode", "Queue mode", 7, 0),
+        ("autostart", "Autostart", 8, 0),
+        ("stop_pending", "Stop pending", 9, 0),
+        ("pause_pending", "Pause pending", 10, 0),
+        ("server", "Server", 11, 0),
+        ("lock", "Lock", 12, 0),
     )
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -154,7 +154,6 @@ class StatusPanel(QWidget):
         grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(3)
         grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
         self.labels: dict[str, QLabel] = {}
         self.values: dict[str, QLabel] = {}
         for key, text, row, col in self.ROWS:
@@ -163,8 +162,8 @@ class StatusPanel(QWidget):
             value = QLabel(MISSING, objectName=f"status_{key}", wordWrap=key == "lock")
             value.setTextInteractionFlags(Qt.TextSelectableByMouse)
             grid.addWidget(label, row, col)
-            if key == "lock":  # long: the whole width, wrapped
-                grid.addWidget(value, row, col + 1, 1, 3)
+            if key == "lock":  # long: wrapped
+                grid.addWidget(value, row, col + 1)
             else:  # left-aligned: the manager state pill hugs its text, not the whole column
                 grid.addWidget(value, row, col + 1, Qt.AlignLeft | Qt.AlignVCenter)
             self.labels[key], self.values[key] = label, value
