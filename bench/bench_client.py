@@ -78,6 +78,17 @@ class RawAsync:
         self.ctx.term()
 
 
+async def close_reference_client(ref: RefAPI) -> None:
+    """``ref.close()`` leaves its three 0MQ contexts open (two with open SUB sockets); a context
+    finalised by the garbage collector before its socket blocks forever in ``term()``."""
+    await ref.close()
+    sockets = [ref._client._zmq_socket] + [
+        getattr(getattr(m, "_rco", None), "_socket", None)
+        for m in (ref._console_monitor, ref._system_info_monitor)]
+    for ctx in {s.context for s in sockets if s is not None} | {ref._client._ctx}:
+        ctx.destroy(linger=0)
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = (len(ordered) - 1) * q
@@ -179,7 +190,7 @@ async def bench(sb: Sandbox, n_status: int, n_exec: int, rounds: int, seed: int)
         report("item_execute_rtt", exec_samples, "raw", "ref")
     finally:
         await ours.close()
-        await ref.close()
+        await close_reference_client(ref)
         raw.close()
         raw_async.close()
 

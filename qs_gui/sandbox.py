@@ -5,6 +5,11 @@ Each :class:`Sandbox` has its own Redis (no persistence: every start has an empt
 and lock), its own copy of the simulated profile and free 127.0.0.1 ports.  It kills what it started
 on every exit path, because the manager's watchdog outlives a failed start.
 ``python -m qs_gui.sandbox`` runs one for qs-gui to connect to.
+
+With ``documents=True`` it also runs bluesky's 0MQ document proxy (``bluesky-0MQ-proxy``, a
+SUB -> PUB forwarder) and adds a startup file to the profile copy that subscribes a
+``bluesky.callbacks.zmq.Publisher`` (json or msgpack, never pickle) to the worker's RunEngine, so
+plans run by the manager stream their documents to ``documents_addr``.
 """
 
 from __future__ import annotations
@@ -78,6 +83,64 @@ def _sim_profile_dir() -> Path:
     if not profile.is_dir():
         raise SandboxError(f"Simulated profile not found at {profile}. Run: {SIM_HINT}")
     return profile
+
+
+DOCUMENT_SERIALIZERS = ("msgpack", "json")
+PUBLISHER_STARTUP_FILE = "06-qs-gui-documents.py"  # after 05-run-engine.py, which creates RE
+
+# The worker's startup file (documents=True). numpy scalars/arrays become plain numbers/lists and
+# anything else exotic its str(), so a document can never fail to serialise inside the RunEngine.
+_PUBLISHER_CODE = '''\
+# flake8: noqa
+"""Added by qs-gui's Sandbox: publish this worker's documents to the sandbox's 0MQ proxy."""
+
+
+def _qs_gui_make_publisher(address, serializer):
+    import json
+
+    from bluesky.callbacks.zmq import Publisher
+
+    def plain(obj):
+        if hasattr(obj, "tolist"):  # numpy arrays and scalars
+            return obj.tolist()
+        if isinstance(obj, (set, frozenset)):
+            return sorted(obj, key=str)
+        return str(obj)
+
+    if serializer == "msgpack":
+        import msgpack
+
+        def dumps(doc):
+            return msgpack.packb(doc, default=plain, use_bin_type=True)
+
+    else:
+
+        def dumps(doc):
+            return json.dumps(doc, default=plain).encode("utf-8")
+
+    return Publisher(address, serializer=dumps)
+
+
+_qs_gui_publisher = _qs_gui_make_publisher({address!r}, {serializer!r})
+RE.subscribe(_qs_gui_publisher)
+del _qs_gui_make_publisher
+'''
+
+
+def _resolve_serializer(serializer: str) -> str:
+    """'auto' -> msgpack if the worker (same interpreter) can import it, else json."""
+    if serializer != "auto":
+        return serializer
+    return "msgpack" if importlib.util.find_spec("msgpack") is not None else "json"
+
+
+def _proxy_command() -> list[str]:
+    """bluesky's ``bluesky-0MQ-proxy`` console script next to the interpreter, else its main()."""
+    script = Path(sys.executable).parent / "bluesky-0MQ-proxy"
+    if script.is_file():
+        return [sys.executable, str(script)]
+    code = "import sys; from bluesky.commandline.zmq_proxy import main; sys.exit(main())"
+    return [sys.executable, "-c", code]
 
 
 def _manager_command() -> list[str]:
@@ -166,7 +229,8 @@ class Sandbox:
                  run_dir: str | None = None, redis_prefix: str | None = None,
                  extra_args: list[str] | None = None,
                  profile_hook: Callable[[Path], None] | None = None,
-                 zmq_encoding: str = "json") -> None:  # fmt: skip
+                 zmq_encoding: str = "json", documents: bool = False,
+                 serializer: str = "auto") -> None:  # fmt: skip
         self.publish_console = publish_console
         self.private_key = private_key
         self.open_environment = open_environment
@@ -174,6 +238,11 @@ class Sandbox:
         self.extra_args = list(extra_args or [])
         self.profile_hook = profile_hook
         self.zmq_encoding = zmq_encoding
+        self.documents = documents
+        if serializer not in ("auto", *DOCUMENT_SERIALIZERS):
+            raise ValueError(f"serializer must be 'auto' or one of {DOCUMENT_SERIALIZERS}")
+        #: the document payload format ("msgpack" if importable by the worker, else "json")
+        self.serializer = _resolve_serializer(serializer)
         self.redis_prefix = redis_prefix or f"qs_gui_{secrets.token_hex(4)}"
         #: startup/ (the profile copy), mpl/, manager.log, redis.log
         self.run_dir: Path | None = Path(run_dir) if run_dir else None
@@ -183,6 +252,11 @@ class Sandbox:
         self.control_addr: str | None = None
         self.info_addr: str | None = None
         self.redis_addr: str | None = None  #: 127.0.0.1:<port>
+        #: documents=True: the proxy's OUT address (subscribers connect here) and IN address
+        #: (the worker's Publisher connects here); set by start()
+        self.documents_addr: str | None = None
+        self.documents_in_addr: str | None = None
+        self._proxy: subprocess.Popen | None = None
         self._owns_run_dir = False
         self._ports: list[int] = []
         self._proc: subprocess.Popen | None = None
@@ -205,6 +279,11 @@ class Sandbox:
     @property
     def redis_pid(self) -> int | None:
         return self._redis.pid if self._redis else None
+
+    @property
+    def proxy_pid(self) -> int | None:
+        """PID of the document proxy (documents=True), also its process group id."""
+        return self._proxy.pid if self._proxy else None
 
     def is_running(self) -> bool:
         """True while the manager's watchdog process is alive."""
@@ -230,10 +309,12 @@ class Sandbox:
         t0 = time.monotonic()
         try:
             self._prepare_run_dir(profile)
-            self._ports = _pick_ports(3)
+            self._ports = _pick_ports(5 if self.documents else 3)
             self.control_addr, self.info_addr = (f"tcp://{_HOST}:{p}" for p in self._ports[:2])
             self.redis_addr = f"{_HOST}:{self._ports[2]}"
             self._start_redis()
+            if self.documents:
+                self._start_documents()
             self._start_manager()
             self._wait_ready(t0 + self.startup_timeout)
             log.info("RE Manager ready at %s in %.2f s", self.control_addr, time.monotonic() - t0)
@@ -284,6 +365,41 @@ class Sandbox:
             time.sleep(0.05)
         tail = _tail(self.run_dir / "redis.log", 20)
         raise SandboxError(f"redis-server did not answer PING:\n{tail}")
+
+    def _start_documents(self) -> None:
+        """Start the document proxy and add the Publisher startup file to the profile copy."""
+        self.documents_in_addr, self.documents_addr = (f"tcp://{_HOST}:{p}"
+                                                       for p in self._ports[3:5])  # fmt: skip
+        busy = [p for p in self._ports[3:5] if not port_is_free(p)]
+        if busy:
+            raise SandboxError(f"document proxy ports in use: {busy}")
+        self._proxy = self._popen(_proxy_command() + ["--in-address", self.documents_in_addr,
+                                                      "--out-address", self.documents_addr],
+                                  "proxy.log", env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 20
+        while any(port_is_free(p) for p in self._ports[3:5]):
+            if _exited(self._proxy) or time.monotonic() > deadline:
+                raise SandboxError("the document proxy did not start:\n"
+                                   f"{_tail(self.run_dir / 'proxy.log', 20)}")  # fmt: skip
+            time.sleep(0.05)
+        startup = self.run_dir / "startup"
+        (startup / PUBLISHER_STARTUP_FILE).write_text(_PUBLISHER_CODE.format(
+            address=self.documents_in_addr, serializer=self.serializer))
+        log.info("document proxy: in %s, out %s (%s)", self.documents_in_addr,
+                 self.documents_addr, self.serializer)  # fmt: skip
+
+    def _stop_proxy(self) -> None:
+        proc = self._proxy
+        if proc is None or proc.returncode is not None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, sig)
+            try:
+                proc.wait(5)
+                return
+            except subprocess.TimeoutExpired:
+                continue
 
     def _start_manager(self) -> None:
         busy = [p for p in self._ports[:2] if not port_is_free(p)]
@@ -387,6 +503,7 @@ class Sandbox:
             _live.discard(self)
             if self._proc is not None and self._proc.returncode is None:
                 self._stop_manager(self._proc)
+            self._stop_proxy()
             if self._redis is not None and self._redis.returncode is None:
                 self._redis.terminate()
                 try:
@@ -461,6 +578,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--open-env", action="store_true", help="open the worker environment")
     ap.add_argument("--private-key", help="z85 CURVE server private key (control socket)")
     ap.add_argument("--no-console", action="store_true", help="do not publish console/status")
+    ap.add_argument("--documents", action="store_true",
+                    help="also run a bluesky 0MQ document proxy fed by the worker's RunEngine")
+    ap.add_argument("--serializer", choices=("auto", *DOCUMENT_SERIALIZERS), default="auto",
+                    help="document payload format with --documents (default: auto)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -474,12 +595,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     sb = Sandbox(open_environment=args.open_env, private_key=args.private_key,
-                 publish_console=not args.no_console)  # fmt: skip
+                 publish_console=not args.no_console, documents=args.documents,
+                 serializer=args.serializer)  # fmt: skip
     try:
         sb.start()
         print(f"control_addr: {sb.control_addr}\ninfo_addr: {sb.info_addr}")
         if sb.public_key:
             print(f"public_key: {sb.public_key}")
+        if sb.documents_addr:
+            print(f"documents_addr: {sb.documents_addr}\ndocuments_serializer: {sb.serializer}")
         print(f"pid: {sb.pid}\nPress Ctrl+C to stop.", flush=True)
         while sb.is_running():
             time.sleep(0.2)

@@ -331,7 +331,27 @@ async def _both(control_addr: str, info_addr: str = "tcp://127.0.0.1:9", **kwarg
         yield ours, ref
     finally:
         await ours.close()
-        await ref.close()
+        await close_reference_client(ref)
+
+
+async def close_reference_client(ref: RefAPI) -> None:
+    """``await ref.close()``, then release the 0MQ contexts the reference client leaves open.
+
+    Its constructor creates three ``zmq.asyncio.Context`` objects (control REQ, console monitor
+    SUB, system-info monitor SUB); ``close()`` closes only the REQ socket and terminates none of
+    them (client-api-semantics.md §12.4). Left to the garbage collector, such a context can be
+    finalised before its still-open SUB socket, and ``Context.__del__`` then blocks forever in
+    ``term()``: this hung a whole pytest session at exit. Destroying them here with linger 0
+    closes the sockets first.
+    """
+    await ref.close()
+    sockets = [getattr(ref._client, "_zmq_socket", None)]
+    for monitor in (ref._console_monitor, ref._system_info_monitor):
+        sockets.append(getattr(getattr(monitor, "_rco", None), "_socket", None))
+    contexts = {sock.context for sock in sockets if sock is not None}
+    contexts.add(ref._client._ctx)
+    for ctx in contexts:
+        ctx.destroy(linger=0)
 
 
 @pytest.mark.parametrize("spec_id, call", SPECS, ids=[s[0] for s in SPECS])

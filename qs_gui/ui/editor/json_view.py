@@ -1,0 +1,111 @@
+"""The raw JSON of the exact item that will be sent, editable and kept in sync with the form.
+
+Form -> JSON: every form change rewrites the text (``show_item``), so what the operator reads is
+what is sent. JSON -> form: the editor parses the text (debounced) with :func:`parse_item_text`;
+a valid item is loaded into the form, an invalid one shows its error here and blocks sending
+until it is fixed, because the text on screen would otherwise disagree with what is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PyQt5.QtCore import QSignalBlocker, Qt, pyqtSignal
+from PyQt5.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+
+from qs_gui.core.entry import MAX_FIELD_CHARS, parse_value
+
+from .style import RED, mono_font, muted_colour
+
+__all__ = ["ITEM_KEYS", "JsonView", "item_text", "parse_item_text"]
+
+ITEM_KEYS = ("item_type", "name", "args", "kwargs", "meta")
+
+
+def item_text(item: dict[str, Any]) -> str:
+    """Pretty JSON, two-space indent, keys in the item's order."""
+    try:
+        return json.dumps(item, indent=2, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        return json.dumps(item, indent=2, ensure_ascii=False, default=repr)
+
+
+def parse_item_text(text: str) -> dict[str, Any]:
+    """The item in ``text``; ValueError with a plain message when it is not one."""
+    if len(text) > MAX_FIELD_CHARS:
+        raise ValueError("the text is too long (the limit is 1 MB)")
+    if not text.strip():
+        raise ValueError('empty: write an item, e.g. {"item_type": "plan", "name": "count"}')
+    value = parse_value(text)
+    if not isinstance(value, dict):
+        raise ValueError("an item is a JSON object: {\"item_type\": …, \"name\": …}")
+    unknown = [k for k in value if k not in ITEM_KEYS]
+    if unknown:
+        raise ValueError(f"unexpected key {unknown[0]!r}; an item has only "
+                         + ", ".join(ITEM_KEYS))
+    if value.get("item_type") not in ("plan", "instruction"):
+        raise ValueError("item_type must be \"plan\" or \"instruction\"")
+    name = value.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("name must be the plan's name (text)")
+    for key, kind, what in (("args", list, "a list"), ("kwargs", dict, "an object")):
+        if key in value and value[key] is not None and not isinstance(value[key], kind):
+            raise ValueError(f"{key} must be {what}")
+    return value
+
+
+class JsonView(QWidget):
+    """Monospace text of the item, an error line, and a hint."""
+
+    text_edited = pyqtSignal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("jsonView")
+        self.edit = QPlainTextEdit(objectName="jsonEdit", tabChangesFocus=True)
+        self.edit.setFont(mono_font())
+        self.edit.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.error = QLabel(objectName="jsonError", wordWrap=True, visible=False)
+        self.error.setStyleSheet(f"color: {RED};")
+        self.error.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        hint = QLabel("This is exactly what will be sent. Edit it and the form follows; "
+                      "while it is not a valid item, nothing can be sent.", wordWrap=True)
+        hint.setStyleSheet(f"color: {muted_colour(self)};")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(hint)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(self.error)
+        self.edit.textChanged.connect(self._changed)
+
+    def _changed(self) -> None:
+        if not self.edit.signalsBlocked():
+            self.text_edited.emit()
+
+    def text(self) -> str:
+        return self.edit.toPlainText()
+
+    def show_item(self, item: dict[str, Any]) -> None:
+        """Replace the text (not an operator edit: no signal); keeps the scroll position."""
+        text = item_text(item)
+        if text == self.edit.toPlainText():
+            return
+        bar = self.edit.verticalScrollBar().value()
+        cursor = self.edit.textCursor().position()
+        with QSignalBlocker(self.edit):
+            self.edit.setPlainText(text)
+        c = self.edit.textCursor()
+        c.setPosition(min(cursor, len(text)))
+        self.edit.setTextCursor(c)
+        self.edit.verticalScrollBar().setValue(bar)
+
+    def set_text(self, text: str) -> None:
+        with QSignalBlocker(self.edit):
+            self.edit.setPlainText(text)
+
+    def show_error(self, message: str | None) -> None:
+        self.error.setText(f"JSON: {message}" if message else "")
+        self.error.setVisible(bool(message))
+        self.edit.setStyleSheet(
+            f"QPlainTextEdit {{ border: 1px solid {RED}; }}" if message else "")

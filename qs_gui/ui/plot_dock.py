@@ -1,0 +1,397 @@
+"""Live plot of the running scan (pyqtgraph): hinted detector fields vs. the scanned motor.
+
+Why it is built this way (style-anchors §5, client-api-semantics §14):
+
+* ``feed``/``feed_many`` only append to :class:`~qs_gui.core.liverun.LiveRuns` (numpy buffers);
+  they never touch a graphics item. A 50 ms QTimer, armed by the first document after it went
+  idle, pushes the buffers into the curves with ``setData`` — one call per changed curve per
+  tick, whatever the document rate — so a 1 kHz stream costs ~20 repaints per second.
+* One ``PlotDataItem`` per (run, field), created once and kept until the run is evicted;
+  nothing is cleared and re-plotted. Older runs stay, drawn fainter; the spin box sets how many.
+* Peak downsampling and clip-to-view keep long scans cheap to draw; symbols are shown only
+  while a curve is short enough for them to help.
+* Mouse moves reach the crosshair through a rate-limited ``SignalProxy``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5.QtCore import QPointF, Qt, QTimer, pyqtSignal
+from PyQt5.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qs_gui.core.liverun import LiveRun, LiveRuns
+from qs_gui.core.progress import Progress
+
+__all__ = ["PlotDock", "KEEP_RUNS_RANGE", "FLUSH_INTERVAL_MS"]
+
+logger = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_MS = 50
+KEEP_RUNS_RANGE = (1, 20)
+SYMBOL_LIMIT = 200  # points per curve above which symbols are dropped (they are slow and noisy)
+_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+            "#17becf", "#bcbd22", "#7f7f7f")  # fmt: skip
+_FAINT_ALPHA = 70
+
+
+class _Subscriber(Protocol):
+    pickle_enabled: bool
+
+    def stats(self) -> dict[str, int]: ...
+
+
+def _color(index: int, faint: bool) -> pg.QtGui.QColor:
+    color = pg.mkColor(_PALETTE[index % len(_PALETTE)])
+    if faint:
+        color.setAlpha(_FAINT_ALPHA)
+    return color
+
+
+class PlotDock(QDockWidget):
+    """Dock "Live data" (objectName "plotDock"); emits ``progress_changed(Progress | None)``."""
+
+    progress_changed = pyqtSignal(object)
+
+    def __init__(self, parent: QWidget | None = None, *, max_runs: int = 3,
+                 runs: LiveRuns | None = None,
+                 flush_interval_ms: int = FLUSH_INTERVAL_MS) -> None:  # fmt: skip
+        super().__init__("Live data", parent)
+        self.setObjectName("plotDock")
+        self.runs = runs if runs is not None else LiveRuns(max_runs)
+        self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self._drawn: dict[str, int] = {}  # run uid -> revision last pushed to its curves
+        self._bright: str | None = None  # uid of the run drawn at full strength
+        self._progress_key: tuple | None = None
+        self._field_colors: dict[str, int] = {}  # a field keeps its colour across runs
+        self._subscriber: _Subscriber | None = None
+        self.flushes = 0  # timer ticks that pushed data (for tests and benchmarks)
+        self.set_data_calls = 0
+        self._build()
+        self._timer = QTimer(self)
+        self._timer.setInterval(flush_interval_ms)
+        self._timer.timeout.connect(self.flush)
+        self._stats_timer = QTimer(self)
+        self._stats_timer.setInterval(1000)
+        self._stats_timer.timeout.connect(self._update_stats)
+
+    # -- construction ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(2, 2, 2, 2)
+        self.pickle_warning = QLabel(
+            "⚠ Pickle payloads are enabled: unpickling runs code sent by the stream. "
+            "Use only with a trusted document proxy.", body)  # fmt: skip
+        self.pickle_warning.setObjectName("pickleWarning")
+        self.pickle_warning.setWordWrap(True)
+        self.pickle_warning.setStyleSheet("background: #fff3cd; color: #7a4b00; padding: 3px;")
+        self.pickle_warning.setVisible(False)
+        layout.addWidget(self.pickle_warning)
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Runs kept:", body))
+        self.keep_runs = QSpinBox(body)
+        self.keep_runs.setObjectName("keepRunsSpin")
+        self.keep_runs.setRange(*KEEP_RUNS_RANGE)
+        self.keep_runs.setValue(self.runs.max_runs)
+        self.keep_runs.setToolTip("How many runs stay on the plot (earlier ones drawn fainter)")
+        self.keep_runs.valueChanged.connect(self.set_max_runs)
+        row.addWidget(self.keep_runs)
+        self.autoscale_button = self._button(body, row, "Autoscale", self.autoscale,
+                                             "Fit the view to all data again")  # fmt: skip
+        self.png_button = self._button(body, row, "PNG…", self._ask_png, "Export the plot as PNG")
+        self.csv_button = self._button(body, row, "CSV…", self._ask_csv,
+                                       "Export the latest run's points as CSV")  # fmt: skip
+        row.addStretch(1)
+        self.readout = QLabel("", body)
+        self.readout.setObjectName("crosshairReadout")
+        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        row.addWidget(self.readout)
+        layout.addLayout(row)
+
+        self.plot = pg.PlotWidget(body, background="w")
+        self.plot.setObjectName("livePlot")
+        item = self.plot.getPlotItem()
+        item.setDownsampling(auto=True, mode="peak")
+        item.setClipToView(True)
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.setLabel("bottom", "")
+        self.legend = item.addLegend(offset=(-10, 10), labelTextColor="k",
+                                     brush=pg.mkBrush(255, 255, 255, 200))  # fmt: skip
+        dash = pg.mkPen("#888888", width=1, style=Qt.DashLine)
+        self._vline = pg.InfiniteLine(angle=90, movable=False, pen=dash)
+        self._hline = pg.InfiniteLine(angle=0, movable=False, pen=dash)
+        for line in (self._vline, self._hline):
+            line.setVisible(False)
+            item.addItem(line, ignoreBounds=True)
+        self._mouse_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30,
+                                           slot=self._mouse_moved)  # fmt: skip
+        layout.addWidget(self.plot, 1)
+        self.stats_label = QLabel("", body)
+        self.stats_label.setObjectName("streamStats")
+        self.stats_label.setStyleSheet("color: #666;")
+        layout.addWidget(self.stats_label)
+        self.setWidget(body)
+
+    @staticmethod
+    def _button(parent: QWidget, row: QHBoxLayout, text: str, slot: Any, tip: str) -> QPushButton:
+        button = QPushButton(text, parent)
+        button.setToolTip(tip)
+        button.clicked.connect(slot)
+        row.addWidget(button)
+        return button
+
+    # -- input ----------------------------------------------------------------------------------
+    def feed(self, name: str, doc: Any) -> None:
+        """Buffer one document; the plot catches up on the next timer tick."""
+        self.runs.feed(name, doc)
+        self._arm()
+
+    def feed_many(self, documents: list[tuple[str, Any]]) -> None:
+        """Buffer a batch (what ``DocumentPump`` delivers); never raises for bad documents."""
+        self.runs.feed_many(documents)
+        self._arm()
+
+    def _arm(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def attach_subscriber(self, subscriber: _Subscriber | None) -> None:
+        """Show the subscriber's pickle setting (as a warning) and its counters, every second."""
+        self._subscriber = subscriber
+        self.set_pickle_warning(bool(subscriber and subscriber.pickle_enabled))
+        if subscriber is None:
+            self._stats_timer.stop()
+            self.stats_label.clear()
+        else:
+            self._update_stats()
+            self._stats_timer.start()
+
+    def set_pickle_warning(self, enabled: bool) -> None:
+        self.pickle_warning.setVisible(enabled)
+
+    def _update_stats(self) -> None:
+        if self._subscriber is None:
+            return
+        s = self._subscriber.stats()
+        text = (f"{s.get('received', 0)} messages · {s.get('malformed', 0)} malformed · "
+                f"{s.get('refused', 0)} pickles refused")  # fmt: skip
+        if text != self.stats_label.text():
+            self.stats_label.setText(text)
+
+    def set_max_runs(self, value: int) -> None:
+        """Keep the last ``value`` runs; older curves go on the next tick."""
+        self.runs.max_runs = value
+        if self.keep_runs.value() != value:
+            self.keep_runs.setValue(value)
+        self._arm()
+
+    # -- flush ----------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Push changed buffers into their curves (the timer's slot; also callable directly)."""
+        item = self.plot.getPlotItem()
+        runs = self.runs.runs
+        present = {run.uid for run in runs}
+        for key in [k for k in self._curves if k[0] not in present]:
+            item.removeItem(self._curves.pop(key))
+            self._drawn.pop(key[0], None)
+        current = self.runs.current
+        if current is not None and current.uid != self._bright:
+            self._bright = current.uid
+            self._restyle(runs)
+        changed = False
+        for run in runs:
+            if self._drawn.get(run.uid) == run.revision:
+                continue
+            self._drawn[run.uid] = run.revision
+            changed = True
+            x = run.x
+            for field in run.y_fields:
+                curve = self._curves.get((run.uid, field))
+                if curve is None:
+                    curve = self._make_curve(run, field)
+                if curve.opts.get("symbol") is not None and run.n > SYMBOL_LIMIT:
+                    curve.setSymbol(None)
+                curve.setData(x, run.y(field))
+                self.set_data_calls += 1
+            if run is current:
+                self._label_axes(run)
+        if changed:
+            self.flushes += 1
+        self._emit_progress()
+        if not changed and (current is None or current.done):
+            self._timer.stop()  # idle until the next document arrives
+
+    def _color_index(self, field: str) -> int:
+        return self._field_colors.setdefault(field, len(self._field_colors))
+
+    def _make_curve(self, run: LiveRun, field: str) -> pg.PlotDataItem:
+        faint = run.uid != self._bright
+        color = _color(self._color_index(field), faint)
+        symbol = "o" if run.n <= SYMBOL_LIMIT else None
+        curve = self.plot.getPlotItem().plot(
+            name=f"{run.label}: {field}", pen=pg.mkPen(color, width=1 if faint else 2),
+            symbol=symbol, symbolSize=5 if faint else 7, symbolPen=pg.mkPen(color),
+            symbolBrush=pg.mkBrush(color), connect="finite")  # fmt: skip
+        curve.setZValue(0 if faint else 10)
+        self._curves[(run.uid, field)] = curve
+        return curve
+
+    def _restyle(self, runs: list[LiveRun]) -> None:
+        """Draw the newest run at full strength and every other run fainter (on a new run)."""
+        for run in runs:
+            faint = run.uid != self._bright
+            for field in run.y_fields:
+                curve = self._curves.get((run.uid, field))
+                if curve is None:
+                    continue
+                color = _color(self._color_index(field), faint)
+                curve.setPen(pg.mkPen(color, width=1 if faint else 2))
+                curve.setSymbolPen(pg.mkPen(color))
+                curve.setSymbolBrush(pg.mkBrush(color))
+                curve.setSymbolSize(5 if faint else 7)
+                curve.setZValue(0 if faint else 10)
+
+    def _label_axes(self, run: LiveRun) -> None:
+        item = self.plot.getPlotItem()
+        x_label = "time since start (s)" if run.x_field == "time" else run.x_field
+        if item.getAxis("bottom").labelText != x_label:
+            item.setLabel("bottom", x_label)
+        fields = ", ".join(run.y_fields) or "(no plottable fields)"
+        title = f"{run.label}: {fields} vs {x_label}"
+        if item.titleLabel.text != title:
+            item.setTitle(title, color="k", size="10pt")
+
+    def _emit_progress(self) -> None:
+        progress = self.runs.progress()
+        key = None if progress is None else (progress.run_uid, progress.text(), progress.fraction)
+        if key != self._progress_key:
+            self._progress_key = key
+            self.progress_changed.emit(progress)
+
+    @property
+    def progress(self) -> Progress | None:
+        return self.runs.progress()
+
+    def curve(self, run_uid: str, field: str) -> pg.PlotDataItem | None:
+        """The curve of ``field`` in run ``run_uid`` (for tests and for the main window)."""
+        return self._curves.get((run_uid, field))
+
+    @property
+    def curves(self) -> dict[tuple[str, str], pg.PlotDataItem]:
+        return dict(self._curves)
+
+    # -- interaction ----------------------------------------------------------------------------
+    def autoscale(self) -> None:
+        self.plot.getPlotItem().enableAutoRange()
+
+    def _mouse_moved(self, event: tuple) -> None:
+        pos = event[0]
+        item = self.plot.getPlotItem()
+        if not item.sceneBoundingRect().contains(pos):
+            return
+        view = item.getViewBox()
+        point = view.mapSceneToView(pos)
+        self.show_nearest(point.x(), point.y())
+
+    def show_nearest(self, x: float, y: float) -> tuple[float, float, str] | None:
+        """Put the crosshair on the data point nearest to (x, y) in screen distance."""
+        px, py = self.plot.getPlotItem().getViewBox().viewPixelSize()
+        px, py = (px or 1.0), (py or 1.0)
+        best: tuple[float, float, float, str] | None = None
+        for run in self.runs.runs:
+            xs = run.x
+            if not len(xs):
+                continue
+            for field in run.y_fields:
+                ys = run.y(field)
+                with np.errstate(invalid="ignore"):
+                    d2 = ((xs - x) / px) ** 2 + ((ys - y) / py) ** 2
+                if np.isnan(d2).all():
+                    continue
+                i = int(np.nanargmin(d2))
+                if best is None or d2[i] < best[0]:
+                    best = (float(d2[i]), float(xs[i]), float(ys[i]), f"{field}, {run.label}")
+        if best is None:
+            self.readout.clear()
+            return None
+        _, bx, by, what = best
+        self._vline.setPos(bx)
+        self._hline.setPos(by)
+        self._vline.setVisible(True)
+        self._hline.setVisible(True)
+        self.readout.setText(f"x = {bx:.6g}, y = {by:.6g}  ({what})")
+        return bx, by, what
+
+    def map_to_scene(self, x: float, y: float) -> QPointF:
+        return self.plot.getPlotItem().getViewBox().mapViewToScene(QPointF(x, y))
+
+    # -- export ---------------------------------------------------------------------------------
+    def export_png(self, path: str | Path, width: int | None = None) -> Path:
+        """Write the plot as PNG (pyqtgraph's ImageExporter; widget grab if it fails)."""
+        import pyqtgraph.exporters
+
+        path = Path(path)
+        self.flush()
+        try:
+            exporter = pyqtgraph.exporters.ImageExporter(self.plot.getPlotItem())
+            if width:
+                exporter.parameters()["width"] = int(width)
+            exporter.export(str(path))
+        except (TypeError, ValueError, RuntimeError) as ex:  # known exporter size quirks
+            logger.info("ImageExporter failed (%s); saving a widget grab", ex)
+            if not self.plot.grab().save(str(path), "PNG"):
+                raise OSError(f"could not write {path}") from ex
+        return path
+
+    def export_csv(self, path: str | Path, run_uid: str | None = None) -> Path:
+        """Write a run (default: the latest) as CSV: x column then one column per field."""
+        run = self.runs.get(run_uid) if run_uid else self.runs.current
+        if run is None:
+            raise LookupError("no run to export")
+        path = Path(path)
+        run.write_csv(path)
+        return path
+
+    def _default_name(self, suffix: str) -> str:
+        run = self.runs.current
+        scan = run.scan_id if run is not None and run.scan_id is not None else "plot"
+        return f"scan_{scan}.{suffix}"
+
+    def _ask_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export plot", self._default_name("png"),
+                                              "PNG images (*.png)")  # fmt: skip
+        if path:
+            self._report(lambda: self.export_png(path))
+
+    def _ask_csv(self) -> None:
+        if self.runs.current is None:
+            self.readout.setText("Nothing to export yet")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export run data", self._default_name("csv"),
+                                              "CSV files (*.csv)")  # fmt: skip
+        if path:
+            self._report(lambda: self.export_csv(path))
+
+    def _report(self, action: Any) -> None:
+        try:
+            written = action()
+        except (OSError, LookupError) as ex:
+            self.readout.setText(f"Export failed: {ex}")
+            logger.warning("Export failed: %s", ex)
+        else:
+            self.readout.setText(f"Saved {written}")
