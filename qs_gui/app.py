@@ -28,14 +28,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Desktop client for the Bluesky Queue Server (RE Manager): queue, history, "
                     "item editor and Execute now.",
         epilog="Environment: QSERVER_ZMQ_CONTROL_ADDRESS, QSERVER_ZMQ_INFO_ADDRESS, "
-               "QSERVER_ZMQ_PUBLIC_KEY are used when the options are not given.")
+               "QSERVER_ZMQ_PUBLIC_KEY are used when the options are not given. Settings "
+               "(profiles, layout) are kept with QSettings; lock keys never are.")
     p.add_argument("--version", action="version", version=f"qs-gui {__version__}")
     p.add_argument("--control-addr", help="0MQ control address (default tcp://localhost:60615)")
     p.add_argument("--info-addr", help="0MQ info address for status/console pushes "
                                        "(default tcp://localhost:60625)")
     p.add_argument("--public-key", help="CURVE public key of the server (z85, 40 characters)")
     p.add_argument("--user", default=None, help="user name sent with items (default: login name)")
-    p.add_argument("--user-group", default="primary", help="user group (default: primary)")
+    p.add_argument("--user-group", default=None,
+                   help="user group (default: the profile's, else primary)")
+    p.add_argument("--profile", metavar="NAME",
+                   help="connect with a saved connection profile (Connection ▸ Profiles…); "
+                        "options given here override its values")
     p.add_argument("--timeout", type=float, default=2.0, help="request timeout in seconds")
     p.add_argument("--monitor", action="store_true",
                    help="read-only monitor mode: no request that changes the server is sent")
@@ -65,7 +70,10 @@ def _start_demo() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.demo and args.profile:
+        parser.error("--demo and --profile cannot be combined")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     os.environ.setdefault("QT_AUTO_SCREEN_SCALE_FACTOR", "1")
@@ -75,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     from PyQt5.QtWidgets import QApplication
 
     from .client import REManagerAPI
+    from .core.profiles import AppSettings, resolve_connection
     from .core.session import Session
     from .ui.main_window import MainWindow
+    from .ui.profiles_dialog import QSettingsStore, choose_profile
+    from .ui.resources import apply_app_resources
 
     sandbox = _start_demo() if args.demo else None
     control = sandbox.control_addr if sandbox else args.control_addr
@@ -87,22 +98,42 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("qs-gui")
     app.setApplicationVersion(__version__)
     app.setQuitOnLastWindowClosed(False)
+    apply_app_resources(app)
+    qsettings = QSettings()
+    app_settings = AppSettings(QSettingsStore(qsettings))
+    app_settings.purge_secrets()
+    profile = None
+    if args.profile:
+        profile = app_settings.profile(args.profile)
+        if profile is None:
+            names = ", ".join(app_settings.profile_names()) or "none saved"
+            sys.stderr.write(f"qs-gui: no profile named {args.profile!r} ({names})\n")
+            return 2
+    elif (sandbox is None and not control and not os.environ.get("QSERVER_ZMQ_CONTROL_ADDRESS")
+          and app_settings.profile_names()):
+        profile = choose_profile(app_settings)
+        if profile is None:
+            return 0
+    conn = resolve_connection(profile, control_addr=control, info_addr=info,
+                              public_key=args.public_key, user=args.user,
+                              user_group=args.user_group, monitor=args.monitor)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 
     try:
-        api = REManagerAPI(zmq_control_addr=control, zmq_info_addr=info,
-                           zmq_public_key=args.public_key, timeout_recv=args.timeout,
-                           read_only=args.monitor)
-        api.user = args.user or getpass.getuser()
-        api.user_group = args.user_group
+        api = REManagerAPI(zmq_control_addr=conn["control_addr"], zmq_info_addr=conn["info_addr"],
+                           zmq_public_key=conn["public_key"], timeout_recv=args.timeout,
+                           read_only=conn["monitor"])
+        api.user = conn["user"] or getpass.getuser()
+        api.user_group = conn["user_group"]
     except ValueError as ex:
         sys.stderr.write(f"qs-gui: {ex}\n")
         if sandbox:
             sandbox.stop()
         return 2
     session = Session(api, use_monitor=not args.no_push)
-    window = MainWindow(session, monitor_mode=args.monitor, settings=QSettings(),
+    window = MainWindow(session, monitor_mode=conn["monitor"], settings=qsettings,
+                        app_settings=app_settings, profile=profile,
                         title="qs-gui demo" if sandbox else "qs-gui")
 
     def report_exception(exc_type, exc, tb) -> None:  # PyQt5 aborts on unhandled slot errors
@@ -135,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
     async def startup() -> None:
         await session.start()
-        if sandbox and not args.demo_keep_closed and not args.monitor:
+        if sandbox and not args.demo_keep_closed and not conn["monitor"]:
             await session.run("env_open", api.environment_open, "Open environment",
                               done="Demo: opening the worker environment…")
 

@@ -20,7 +20,7 @@ import platform
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PyQt5.QtCore import PYQT_VERSION_STR, QT_VERSION_STR, Qt, qVersion
+from PyQt5.QtCore import PYQT_VERSION_STR, QT_VERSION_STR, Qt, QTimer, qVersion
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import (
     QAbstractItemView,
@@ -52,10 +52,11 @@ HELP_SHORTCUT = "F1"
 _NATIVE = QKeySequence.NativeText
 _SCOPED = {Qt.WidgetWithChildrenShortcut: "in the queue", Qt.WidgetShortcut: "in its view"}
 
-#: (keys, what, where) for shortcuts that are not ActionRegistry actions
-EXTRA_SHORTCUTS: tuple[tuple[str, str, str], ...] = (
+#: (keys, what, where) for shortcuts that are not ActionRegistry actions; a QKeySequence
+#: standard key is resolved when listed (it needs the running application's platform theme)
+EXTRA_SHORTCUTS: tuple[tuple[str | QKeySequence.StandardKey, str, str], ...] = (
     (HELP_SHORTCUT, "Keyboard shortcuts", "this list"),
-    (QKeySequence(QKeySequence.Find).toString(_NATIVE), "Find in the console", "in the console"),
+    (QKeySequence.Find, "Find in the console", "in the console"),
     ("Enter / Shift+Enter", "Next / previous match", "in the console search field"),
     ("Enter", "Edit the current queue item", "in the queue"),
     ("Ctrl+Q", "Quit qs-gui", ""),
@@ -73,7 +74,9 @@ def shortcut_rows(registry: ActionRegistry) -> list[tuple[str, str, str, str]]:
             continue
         where = _SCOPED.get(qaction.shortcutContext(), "")
         rows.append((keys, qaction.text().rstrip("…"), str(qaction.data() or ""), where))
-    rows += [(keys, what, "", where) for keys, what, where in EXTRA_SHORTCUTS]
+    for keys, what, where in EXTRA_SHORTCUTS:
+        text = keys if isinstance(keys, str) else QKeySequence(keys).toString(_NATIVE)
+        rows.append((text, what, "", where))
     return rows
 
 
@@ -90,9 +93,10 @@ class ShortcutsDialog(QDialog):
         self.table.setHorizontalHeaderLabels(["Shortcut", "Action", "What it does"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.NoSelection)  # a reference, not a picker
         self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
+        self.table.setWordWrap(True)  # long descriptions wrap instead of scrolling sideways
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         for row, (keys, text, tip, where) in enumerate(rows):
             detail = f"{tip} ({where})" if tip and where else tip or (f"({where})" if where
                                                                      else "")
@@ -105,15 +109,40 @@ class ShortcutsDialog(QDialog):
                 cell.setToolTip(detail or text)
                 self.table.setItem(row, col, cell)
         header = self.table.horizontalHeader()
+        self.table.resizeColumnsToContents()
+        self._natural_width = sum(self.table.columnWidth(c) for c in range(3))
         header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeToContents)
         header.setStretchLastSection(True)
+        # Re-wrap the descriptions once a resize has settled: doing it on every sectionResized
+        # fights the vertical scroll bar appearing and disappearing as the rows change height.
+        self._rewrap = QTimer(self, singleShot=True, interval=0)
+        self._rewrap.timeout.connect(self.table.resizeRowsToContents)
+        header.sectionResized.connect(lambda *_a: self._rewrap.start())
         buttons = QDialogButtonBox(QDialogButtonBox.Close, self)
         buttons.rejected.connect(self.close)
+        buttons.button(QDialogButtonBox.Close).setFocus()
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(buttons)
-        self.resize(820, 620)
+        self._fit_to_contents()
+
+    def _fit_to_contents(self) -> None:
+        """Big enough to show every row and full descriptions, but never beyond the screen."""
+        table = self.table
+        screen = (self.screen() or QApplication.primaryScreen()).availableGeometry()
+        chrome = table.verticalScrollBar().sizeHint().width() + 2 * table.frameWidth() + 40
+        width = min(self._natural_width + chrome, int(screen.width() * 0.9))
+        fixed = table.columnWidth(0) + table.columnWidth(1)
+        table.setColumnWidth(2, max(200, width - chrome - fixed))
+        table.resizeRowsToContents()  # wrap the descriptions at that width
+        height = (table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth() + 70
+                  + sum(table.rowHeight(r) for r in range(table.rowCount())))
+        self.resize(width, min(height, int(screen.height() * 0.9)))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._rewrap.start()
 
     def texts(self) -> list[tuple[str, str, str]]:
         """The table as text (tests, copy)."""
@@ -150,7 +179,7 @@ class AboutDialog(QDialog):
         icon = QLabel(self)
         icon.setPixmap(app_icon().pixmap(96, 96))
         icon.setAlignment(Qt.AlignTop | Qt.AlignHCenter)
-        title = QLabel(f"<b style='font-size:15pt'>qs-gui {__version__}</b><br>"
+        title = QLabel("<b style='font-size:15pt'>qs-gui</b><br>"
                        "Desktop client for the Bluesky Queue Server (RE Manager)", self)
         title.setObjectName("aboutTitle")
         title.setWordWrap(True)

@@ -22,15 +22,19 @@ from PyQt5.QtWidgets import (
 )
 
 from ..core.gates import Action, GateInputs, Gates, compute_gates
+from ..core.profiles import AppSettings, Profile
 from ..core.session import Session
 from ..core.tracking import Execution
 from .actions import ActionRegistry
 from .commands import Commands
-from .console_dock import ConsoleDock
+from .console_dock import MAX_LINES_RANGE, ConsoleDock
+from .help_dialogs import install_help_menu
 from .history_view import HistoryView
 from .item_entry import ItemEntry
 from .lock_panel import LockPanel
 from .message_log import MessageLog
+from .notifications import attach_notifications
+from .profiles_dialog import apply_profile_style, show_profiles
 from .queue_view import QueueView
 from .status_panel import ConnectionIndicator, StatusPanel
 
@@ -45,11 +49,14 @@ class MainWindow(QMainWindow):
     """qs-gui main window over one Session."""
 
     def __init__(self, session: Session, *, monitor_mode: bool = False,
-                 settings: QSettings | None = None, title: str = "qs-gui"):
+                 settings: QSettings | None = None, title: str = "qs-gui",
+                 app_settings: AppSettings | None = None, profile: Profile | None = None):
         super().__init__()
         self.session = session
         self.monitor_mode = monitor_mode
         self.settings = settings
+        self.app_settings = app_settings
+        self.profile = profile
         self.setObjectName("mainWindow")
         self.setWindowTitle(f"{title} — {session.api.zmq_control_addr}"
                             + (" [monitor]" if monitor_mode else ""))
@@ -68,6 +75,10 @@ class MainWindow(QMainWindow):
         self._layout_restored = False
         if settings is not None:
             self._layout_restored = self._restore_layout()
+        self.notifier = attach_notifications(self, settings=app_settings)
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(self.notifier.sound_action)
+        apply_profile_style(self, profile)
 
     # -- construction -----------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -93,7 +104,9 @@ class MainWindow(QMainWindow):
         side.setMaximumWidth(520)  # the queue and history get the room
         self.entry.setMaximumWidth(520)
 
-        self.console = ConsoleDock(self)
+        max_lines = (self.app_settings.console_max_lines(10_000, *MAX_LINES_RANGE)
+                     if self.app_settings else 10_000)
+        self.console = ConsoleDock(self, max_lines=max_lines)
         self.messages = MessageLog(self)
         self.entry_dock = self._dock("Item", "itemDock", self.entry, Qt.LeftDockWidgetArea)
         self.status_dock = self._dock("Status", "statusDock", side, Qt.RightDockWidgetArea)
@@ -165,6 +178,13 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut("Ctrl+Q")
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        connection_menu = self.menuBar().addMenu("&Connection")
+        profiles_action = QAction("&Profiles…", self)
+        profiles_action.setObjectName("action_profiles")
+        profiles_action.setEnabled(self.app_settings is not None)
+        profiles_action.triggered.connect(
+            lambda: show_profiles(self, self.app_settings, self.profile))
+        connection_menu.addAction(profiles_action)
         for title, entries in menus.items():
             menu = self.menuBar().addMenu(title)
             for entry in entries:
@@ -174,9 +194,11 @@ class MainWindow(QMainWindow):
                     menu.addAction(a[entry])
                 else:
                     menu.addAction(self.commands.mode_actions[entry])
-        view_menu = self.menuBar().addMenu("&View")
+        self.view_menu = self.menuBar().addMenu("&View")
         for dock in (self.entry_dock, self.status_dock, self.console, self.messages_dock):
-            view_menu.addAction(dock.toggleViewAction())
+            self.view_menu.addAction(dock.toggleViewAction())
+        install_help_menu(self, a, server_status=lambda: self.session.status,
+                          address=lambda: self.session.api.zmq_control_addr)
 
         self.queue_view.set_context_actions([
             a[Action.EXECUTE_SELECTED_QUEUE], None, a[Action.QUEUE_EDIT],
@@ -302,7 +324,11 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self.console], [180], Qt.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
-        if self.settings is not None:
+        self.notifier.close()
+        if self.app_settings is not None:  # writes go through the no-secrets check
+            self.app_settings.set_window_layout(self.saveGeometry(), self.saveState())
+            self.app_settings.set_console_max_lines(self.console.console.max_lines())
+        elif self.settings is not None:
             self.settings.setValue("window/geometry", self.saveGeometry())
             self.settings.setValue("window/state", self.saveState())
         super().closeEvent(event)

@@ -68,7 +68,7 @@ class Toast(QFrame):
         self._more = 0
         self.title = QLabel(self, objectName="toastTitle")
         self.body = QLabel(self, objectName="toastBody", wordWrap=True)
-        self.body.setMaximumWidth(380)
+        self.setFixedWidth(380)  # a wrapped QLabel would otherwise shrink to a narrow column
         close = QToolButton(self, objectName="toastClose", text="✕", autoRaise=True)
         close.setFocusPolicy(Qt.NoFocus)
         close.setToolTip("Dismiss (the notice stays in Messages)")

@@ -131,19 +131,22 @@ class ProfilesDialog(QDialog):
 
         self.fields: dict[str, QLineEdit] = {}
         form = QFormLayout()
-        hints = {
-            "name": ("Name", "Shown in the title and the band, e.g. ID12"),
-            "control_addr": ("Control address", "tcp://host:60615 (empty: environment/default)"),
-            "info_addr": ("Info address", "tcp://host:60625 (empty: environment/default)"),
-            "public_key": ("Server public key", "The server's CURVE PUBLIC key (40 characters); "
-                           "never a secret key"),
-            "user": ("User", "Name sent with items (empty: your login name)"),
-            "user_group": ("User group", "primary"),
+        hints = {  # key: (label, placeholder, tooltip)
+            "name": ("Name", "e.g. ID12", "Shown in the window title and the coloured band"),
+            "control_addr": ("Control address", "tcp://host:60615",
+                             "Empty: QSERVER_ZMQ_CONTROL_ADDRESS or tcp://localhost:60615"),
+            "info_addr": ("Info address", "tcp://host:60625",
+                          "Empty: QSERVER_ZMQ_INFO_ADDRESS or tcp://localhost:60625"),
+            "public_key": ("Server public key", "40 characters, empty without encryption",
+                           "The server's CURVE PUBLIC key (z85, 40 characters). Never paste a "
+                           "secret key here: settings files are not secret."),
+            "user": ("User", "empty: your login name", "Name sent with items"),
+            "user_group": ("User group", "primary", "User group sent with items"),
         }
-        for key, (label, hint) in hints.items():
+        for key, (label, placeholder, tip) in hints.items():
             edit = QLineEdit(self, objectName=f"profile_{key}")
-            edit.setPlaceholderText(hint)
-            edit.setToolTip(hint)
+            edit.setPlaceholderText(placeholder)
+            edit.setToolTip(tip)
             edit.textEdited.connect(self._changed)
             self.fields[key] = edit
             form.addRow(f"{label}:", edit)
