@@ -124,6 +124,9 @@ def check_value(
         return None
     if kind == "none":
         return None if value is None else f"{_where(path)}must be None"
+    if kind == "scalar":
+        ok = not isinstance(value, list | dict) and json_problem(value) is None
+        return None if ok else f"{_where(path)}must be {describe(t)}"
     if kind == "int":
         return None if _is_int(value) else f"{_where(path)}must be {describe(t)}"
     if kind == "float":

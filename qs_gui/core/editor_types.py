@@ -64,6 +64,7 @@ _DICTS = {
     "collections.abc.Mapping", "typing.Mapping", "Mapping",
     "collections.abc.MutableMapping", "typing.MutableMapping",
 }  # fmt: skip
+_HASHABLE = {"collections.abc.Hashable", "typing.Hashable", "Hashable"}
 _UNIONS = {"typing.Union", "Union"}
 _OPTIONALS = {"typing.Optional", "Optional"}
 _LITERALS = {"typing.Literal", "Literal", "typing_extensions.Literal"}
@@ -86,7 +87,8 @@ class TypeSpec:
     (fixed element types), ``dict`` (key, value), ``union`` (options), ``literal`` (``choices``),
     ``device`` (``flag``: readable/movable/flyable or "" for any device), ``enum`` (a custom
     list: ``name`` e.g. "Motors", ``flag`` the group: devices/plans/enums, ``choices`` the names),
-    ``plan`` (``__PLAN__``, a plan name) and ``callable`` (``__CALLABLE__``, an expression text).
+    ``plan`` (``__PLAN__``, a plan name), ``callable`` (``__CALLABLE__``, an expression text)
+    and ``scalar`` (``Hashable``: a number, text, bool or None, not a list or dict).
     """
 
     kind: str
@@ -255,6 +257,8 @@ class _Parser:
             return TypeSpec("callable")
         if name in _SCALARS and args is None:
             return NONE if _SCALARS[name] == "none" else TypeSpec(_SCALARS[name])
+        if name in _HASHABLE and not args:
+            return TypeSpec("scalar", name=name)
         if name in _UNIONS and args:
             return _union(args)
         if name in _OPTIONALS and args and len(args) == 1:
@@ -298,11 +302,12 @@ def _number(text: str) -> int | float:
 _SINGULAR = {
     "any": "any value", "none": "None", "int": "an integer", "float": "a number",
     "bool": "true or false", "str": "text", "dict": "a dictionary", "plan": "a plan name",
-    "callable": "an expression (text)",
+    "callable": "an expression (text)", "scalar": "a number, text, true/false or None",
 }  # fmt: skip
 _PLURAL = {
     "any": "values", "none": "Nones", "int": "integers", "float": "numbers", "bool": "true/false",
     "str": "texts", "dict": "dictionaries", "plan": "plan names", "callable": "expressions",
+    "scalar": "numbers, texts, true/false or None",
 }  # fmt: skip
 
 

@@ -152,14 +152,13 @@ def validate(
     for key in values:
         if key not in known and key not in (EXTRA_ARGS, EXTRA_KWARGS):
             errors[str(key)] = f"{key}: is not a parameter of {spec.name}{_hint(key, named)}"
-    extra_args = values.get(EXTRA_ARGS)
-    if extra_args:
+    if EXTRA_ARGS in values and not _empty(values[EXTRA_ARGS], list):
         count = sum(1 for p in spec.parameters if p.positional)
         errors[EXTRA_ARGS] = (
             f"args: too many positional values; {spec.name} takes at most {count}")
     extra_kwargs = values.get(EXTRA_KWARGS)
-    if extra_kwargs:
-        key = next(iter(extra_kwargs)) if isinstance(extra_kwargs, dict) else "?"
+    if EXTRA_KWARGS in values and not _empty(extra_kwargs, dict):
+        key = next(iter(extra_kwargs), "?") if isinstance(extra_kwargs, dict) else "?"
         why = ("is given twice (in args and kwargs)" if key in known
                else f"is not a parameter of {spec.name}{_hint(key, named)}")  # fmt: skip
         errors[EXTRA_KWARGS] = f"kwargs: {key!r} {why}"
@@ -170,6 +169,10 @@ def validate(
         if gap:
             errors[gap] = f"{gap}: must be set when *args values follow it"
     return errors
+
+
+def _empty(value: Any, kind: type) -> bool:
+    return isinstance(value, kind) and not value
 
 
 def _hint(key: Any, names: set[str]) -> str:

@@ -73,6 +73,8 @@ SPECS: dict[Action, tuple[str, str, str, SP | None]] = {
 }
 
 CHECKABLE = {Action.QUEUE_AUTOSTART}
+#: second shortcuts: the keypad Enter next to the main Return
+ALT_SHORTCUTS = {Action.EXECUTE_NOW: "Ctrl+Enter", Action.QUEUE_ADD: "Ctrl+Shift+Enter"}
 
 
 class ActionRegistry:
@@ -88,7 +90,10 @@ class ActionRegistry:
             qaction.setToolTip(tip)
             qaction.setStatusTip(tip)
             if shortcut:
-                qaction.setShortcut(QKeySequence(shortcut))
+                keys = [QKeySequence(shortcut)]
+                if action in ALT_SHORTCUTS:
+                    keys.append(QKeySequence(ALT_SHORTCUTS[action]))
+                qaction.setShortcuts(keys)
             qaction.setIcon(style.standardIcon(icon) if icon is not None else QIcon())
             qaction.setCheckable(action in CHECKABLE)
             self.actions[action] = qaction

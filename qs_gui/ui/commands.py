@@ -144,13 +144,15 @@ class Commands:
             qaction.triggered.connect(lambda checked, n=name: self.set_mode(n, checked))
         self.w.queue_view.move_requested.connect(self.move_dropped)
         self.w.queue_view.edit_requested.connect(lambda item: self.edit_selected())
+        self.w.entry.save_as_new_requested.connect(self.save_as_new)
 
     def apply_local_gates(self, gates: Gates) -> None:
         """Actions that are not server actions follow the gates they depend on."""
         editing = bool(self.w.entry.editing_uid)
         save_ok = gates[Action.QUEUE_EDIT].enabled or (
             editing and gates[Action.QUEUE_ADD].enabled)
-        self.save_action.setEnabled(editing and save_ok and self.w.entry.current_error() is None)
+        self.save_action.setEnabled(editing and save_ok and self.w.entry.current_error() is None
+                                    and self.w.entry.edit_state != "vanished")
         self.save_action.setVisible(editing)
         mode_gate = gates[Action.QUEUE_MODE]
         for qaction in self.mode_actions.values():
@@ -172,13 +174,22 @@ class Commands:
         self.w.schedule_gates()
 
     # -- handlers ---------------------------------------------------------------------------
+    def _editor_refusal(self, outcome: Any) -> None:
+        """Show the server's validation refusal next to the form, too."""
+        if not outcome.ok and not outcome.timed_out and "refused by the server" in outcome.error:
+            self.w.entry.show_server_error(outcome.error)
+
     def execute_now(self) -> Awaitable[Any] | None:
         item = self.w.entry.current_item()
         if item is None:
             self.session.message.emit("error", "Execute now not sent: "
                                       f"{self.w.entry.current_error() or 'no item'}")
             return None
-        return self.session.execute_now(item)
+
+        async def run() -> None:
+            self._editor_refusal(await self.session.execute_now(item))
+
+        return run()
 
     def _execute_copy(self, items: list[dict], action: Action) -> Awaitable[Any] | None:
         if len(items) != 1:
@@ -193,10 +204,32 @@ class Commands:
         item = self.w.entry.current_item()
         if item is None:
             return None
-        name = item.get("name")
-        return self._send(Action.QUEUE_ADD, f"Add {name} to the queue",
-                          lambda: self.api.item_add(item, **self._position()),
-                          f"Added {name} to the queue.")
+        name, where = item.get("name"), self._position()
+
+        async def run() -> None:
+            self._editor_refusal(await self._send(
+                Action.QUEUE_ADD, f"Add {name} to the queue",
+                lambda: self.api.item_add(item, **where), f"Added {name} to the queue."))
+
+        return run()
+
+    def save_as_new(self, item: dict) -> None:
+        if not self._allowed(Action.QUEUE_ADD):
+            return
+        uid = self.w.entry.editing_uid
+        where = ({"after_uid": uid} if uid in {i.get("item_uid") for i in self.session.queue}
+                 else {"pos": "back"})
+
+        async def add() -> None:
+            outcome = await self._send(Action.QUEUE_ADD, f"Save {item.get('name')} as new",
+                                       lambda: self.api.item_add(item, **where),
+                                       "Added as a new item.")
+            if outcome.ok:
+                self.w.entry.clear_editing()
+                self.w.schedule_gates()
+            self._editor_refusal(outcome)
+
+        self.spawn(add())
 
     def requeue_history(self) -> Awaitable[Any]:
         items = [clean_item(i) for i in self.w.history_view.selected_items()]
@@ -240,6 +273,7 @@ class Commands:
             if outcome.ok:
                 entry.clear_editing()
                 self.w.schedule_gates()
+            self._editor_refusal(outcome)
 
         return self.spawn(save())
 

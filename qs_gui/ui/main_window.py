@@ -28,9 +28,9 @@ from ..core.tracking import Execution
 from .actions import ActionRegistry
 from .commands import Commands
 from .console_dock import MAX_LINES_RANGE, ConsoleDock
+from .editor import ItemEditor
 from .help_dialogs import install_help_menu
 from .history_view import HistoryView
-from .item_entry import ItemEntry
 from .lock_panel import LockPanel
 from .message_log import MessageLog
 from .notifications import attach_notifications
@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 1)
         self.setCentralWidget(splitter)
 
-        self.entry = ItemEntry(self)
+        self.entry = ItemEditor(self)
         self.status_panel = StatusPanel(self)
         self.lock_panel = LockPanel(self)
         side = QWidget(self)
@@ -252,6 +252,7 @@ class MainWindow(QMainWindow):
 
     def _on_queue(self, items: list, running_item: dict) -> None:
         self.queue_view.set_queue(items, running_item)
+        self.entry.notify_queue(items)
         self.status_panel.set_running_item(running_item or None)
         self.schedule_gates()
 
@@ -320,7 +321,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._layout_restored:  # default proportions, once, when sizes are known
             self._layout_restored = True
-            self.resizeDocks([self.entry_dock, self.status_dock], [380, 400], Qt.Horizontal)
+            self.resizeDocks([self.entry_dock, self.status_dock], [420, 400], Qt.Horizontal)
             self.resizeDocks([self.console], [180], Qt.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)

@@ -10,6 +10,9 @@ Why it is built this way (style-anchors §5, client-api-semantics §14):
   nothing is cleared and re-plotted. Older runs stay, drawn fainter; the spin box sets how many.
 * Peak downsampling and clip-to-view keep long scans cheap to draw; symbols are shown only
   while a curve is short enough for them to help.
+* The view range is set once per tick from bounds the buffers keep incrementally, instead of
+  pyqtgraph's auto-range: that one re-ranges inside the paint and so paints every frame twice.
+  Panning or zooming by hand stops following the data; "Autoscale" resumes it.
 * Mouse moves reach the crosshair through a rate-limited ``SignalProxy``.
 """
 
@@ -21,7 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5.QtCore import QPointF, Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -42,16 +45,27 @@ logger = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_MS = 50
 KEEP_RUNS_RANGE = (1, 20)
+QUIET_TICKS = 40  # ticks without data before an open run's timer slows to 1 Hz
 SYMBOL_LIMIT = 200  # points per curve above which symbols are dropped (they are slow and noisy)
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
             "#17becf", "#bcbd22", "#7f7f7f")  # fmt: skip
 _FAINT_ALPHA = 70
+_MAX_ABS = 1e300  # view range clamp: pyqtgraph refuses ranges whose span is not finite
 
 
 class _Subscriber(Protocol):
     pickle_enabled: bool
 
     def stats(self) -> dict[str, int]: ...
+
+
+def _padded(lo: float, hi: float, pad: float = 0.05) -> tuple[float, float]:
+    """[lo, hi] plus 5 % each side, kept finite (a span of ±1e308 overflows to inf)."""
+    lo, hi = max(lo, -_MAX_ABS), min(hi, _MAX_ABS)
+    span = hi - lo
+    if span <= 0:
+        span = abs(lo) * 0.1 or 1.0
+    return lo - span * pad, hi + span * pad
 
 
 def _color(index: int, faint: bool) -> pg.QtGui.QColor:
@@ -81,6 +95,8 @@ class PlotDock(QDockWidget):
         self.flushes = 0  # timer ticks that pushed data (for tests and benchmarks)
         self.set_data_calls = 0
         self._build()
+        self._flush_interval_ms = flush_interval_ms
+        self._quiet_ticks = 0
         self._timer = QTimer(self)
         self._timer.setInterval(flush_interval_ms)
         self._timer.timeout.connect(self.flush)
@@ -112,9 +128,12 @@ class PlotDock(QDockWidget):
         self.keep_runs.valueChanged.connect(self.set_max_runs)
         row.addWidget(self.keep_runs)
         self.autoscale_button = self._button(body, row, "Autoscale", self.autoscale,
-                                             "Fit the view to all data again")  # fmt: skip
-        self.png_button = self._button(body, row, "PNG…", self._ask_png, "Export the plot as PNG")
-        self.csv_button = self._button(body, row, "CSV…", self._ask_csv,
+                                             "Follow the data (off after a manual zoom or pan)")
+        self.autoscale_button.setCheckable(True)
+        self.autoscale_button.setChecked(True)
+        self.png_button = self._button(body, row, "PNG…", lambda: self._ask_export("png"),
+                                       "Export the plot as PNG")  # fmt: skip
+        self.csv_button = self._button(body, row, "CSV…", lambda: self._ask_export("csv"),
                                        "Export the latest run's points as CSV")  # fmt: skip
         row.addStretch(1)
         self.readout = QLabel("", body)
@@ -125,11 +144,16 @@ class PlotDock(QDockWidget):
 
         self.plot = pg.PlotWidget(body, background="w")
         self.plot.setObjectName("livePlot")
+        self.plot.setMinimumSize(240, 160)  # never squeezed to a line in a crowded dock area
         item = self.plot.getPlotItem()
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
         item.showGrid(x=True, y=True, alpha=0.25)
         item.setLabel("bottom", "")
+        item.hideButtons()  # pyqtgraph's own auto-range button: "Autoscale" replaces it
+        item.disableAutoRange()
+        item.getViewBox().sigRangeChangedManually.connect(self._manual_range)
+        self._range: tuple[float, float, float, float] | None = None
         self.legend = item.addLegend(offset=(-10, 10), labelTextColor="k",
                                      brush=pg.mkBrush(255, 255, 255, 200))  # fmt: skip
         dash = pg.mkPen("#888888", width=1, style=Qt.DashLine)
@@ -167,6 +191,9 @@ class PlotDock(QDockWidget):
         self._arm()
 
     def _arm(self) -> None:
+        self._quiet_ticks = 0
+        if self._timer.interval() != self._flush_interval_ms:
+            self._timer.setInterval(self._flush_interval_ms)
         if not self._timer.isActive():
             self._timer.start()
 
@@ -190,6 +217,8 @@ class PlotDock(QDockWidget):
         s = self._subscriber.stats()
         text = (f"{s.get('received', 0)} messages · {s.get('malformed', 0)} malformed · "
                 f"{s.get('refused', 0)} pickles refused")  # fmt: skip
+        if s.get("oversized"):
+            text += f" · {s['oversized']} oversized"
         if text != self.stats_label.text():
             self.stats_label.setText(text)
 
@@ -206,7 +235,8 @@ class PlotDock(QDockWidget):
         item = self.plot.getPlotItem()
         runs = self.runs.runs
         present = {run.uid for run in runs}
-        for key in [k for k in self._curves if k[0] not in present]:
+        evicted = [k for k in self._curves if k[0] not in present]
+        for key in evicted:
             item.removeItem(self._curves.pop(key))
             self._drawn.pop(key[0], None)
         current = self.runs.current
@@ -214,57 +244,96 @@ class PlotDock(QDockWidget):
             self._bright = current.uid
             self._restyle(runs)
         changed = False
+        reductions = self._reductions(runs)
         for run in runs:
-            if self._drawn.get(run.uid) == run.revision:
-                continue
-            self._drawn[run.uid] = run.revision
-            changed = True
-            x = run.x
+            stale = self._drawn.get(run.uid) != run.revision
             for field in run.y_fields:
                 curve = self._curves.get((run.uid, field))
                 if curve is None:
+                    if not stale:
+                        continue
                     curve = self._make_curve(run, field)
-                if curve.opts.get("symbol") is not None and run.n > SYMBOL_LIMIT:
-                    curve.setSymbol(None)
-                curve.setData(x, run.y(field))
-                self.set_data_calls += 1
-            if run is current:
-                self._label_axes(run)
+                elif stale and curve.opts.get("symbol") is not None and run.n > SYMBOL_LIMIT:
+                    self._style(curve, field, run.uid != self._bright, long=True)
+                self._set_reduction(curve, *reductions[run.uid])  # every run, every tick
+                if stale:
+                    curve.setData(run.x, run.y(field))
+                    self.set_data_calls += 1
+            if stale:
+                self._drawn[run.uid] = run.revision
+                changed = True
+                if run is current:
+                    self._label_axes(run)
         if changed:
             self.flushes += 1
+        if changed or evicted:
+            self._follow_data()
+            self._update_stats()
         self._emit_progress()
-        if not changed and (current is None or current.done):
+        if changed:
+            self._quiet_ticks = 0
+        elif current is None or current.done:
             self._timer.stop()  # idle until the next document arrives
+        else:  # an open run gone quiet (a long count, or a lost stop): 1 Hz is enough for
+            self._quiet_ticks += 1  # its elapsed/ETA text, and keeps an idle GUI idle
+            if self._quiet_ticks == QUIET_TICKS:
+                self._timer.setInterval(1000)
+
+    @staticmethod
+    def _reductions(runs: list[LiveRun]) -> dict[str, tuple[bool, bool]]:
+        """(clip to view, decimate) per run. pyqtgraph assumes increasing x to clip (it bisects:
+        on a grid whole sweeps inside the view vanish) and monotonic x to decimate (its step is
+        the view width over the mean x spacing). A run whose x span is a speck next to the view
+        (another run spans 1e6 times more) is not decimated either: that step would overflow
+        numpy inside pyqtgraph's slot ("Maximum allowed dimension exceeded")."""
+        bounds = {run.uid: run.bounds for run in runs}
+        known = [b for b in bounds.values() if b is not None]
+        union = max(b[1] for b in known) - min(b[0] for b in known) if known else 0.0
+        out = {}
+        for run in runs:
+            b, order = bounds[run.uid], run.x_order
+            own = b[1] - b[0] if b is not None else 0.0
+            speck = own <= 0 or not union < own * 1e6  # (also when the union overflowed to inf)
+            out[run.uid] = (order == "increasing", order is not None and not speck)
+        return out
+
+    @staticmethod
+    def _set_reduction(curve: pg.PlotDataItem, clip: bool, auto: bool) -> None:
+        if curve.opts["clipToView"] != clip:
+            curve.setClipToView(clip)
+        if curve.opts["autoDownsample"] != auto:
+            curve.setDownsampling(ds=1, auto=auto)
 
     def _color_index(self, field: str) -> int:
         return self._field_colors.setdefault(field, len(self._field_colors))
 
     def _make_curve(self, run: LiveRun, field: str) -> pg.PlotDataItem:
-        faint = run.uid != self._bright
-        color = _color(self._color_index(field), faint)
-        symbol = "o" if run.n <= SYMBOL_LIMIT else None
-        curve = self.plot.getPlotItem().plot(
-            name=f"{run.label}: {field}", pen=pg.mkPen(color, width=1 if faint else 2),
-            symbol=symbol, symbolSize=5 if faint else 7, symbolPen=pg.mkPen(color),
-            symbolBrush=pg.mkBrush(color), connect="finite")  # fmt: skip
-        curve.setZValue(0 if faint else 10)
+        curve = self.plot.getPlotItem().plot(name=f"{run.label}: {field}", connect="finite")
+        self._style(curve, field, run.uid != self._bright, long=run.n > SYMBOL_LIMIT)
         self._curves[(run.uid, field)] = curve
         return curve
+
+    def _style(self, curve: pg.PlotDataItem, field: str, faint: bool, long: bool) -> None:
+        """Colour by field (the same in every run), alpha by age; long curves get thin pens and
+        no symbols: a 2 px pen costs the raster engine ~5 ms per curve per frame."""
+        color = _color(self._color_index(field), faint)
+        curve.setPen(pg.mkPen(color, width=1 if faint or long else 2))
+        if long:
+            curve.setSymbol(None)
+        else:
+            curve.setSymbol("o")
+            curve.setSymbolPen(pg.mkPen(color))
+            curve.setSymbolBrush(pg.mkBrush(color))
+            curve.setSymbolSize(5 if faint else 7)
+        curve.setZValue(0 if faint else 10)
 
     def _restyle(self, runs: list[LiveRun]) -> None:
         """Draw the newest run at full strength and every other run fainter (on a new run)."""
         for run in runs:
-            faint = run.uid != self._bright
             for field in run.y_fields:
                 curve = self._curves.get((run.uid, field))
-                if curve is None:
-                    continue
-                color = _color(self._color_index(field), faint)
-                curve.setPen(pg.mkPen(color, width=1 if faint else 2))
-                curve.setSymbolPen(pg.mkPen(color))
-                curve.setSymbolBrush(pg.mkBrush(color))
-                curve.setSymbolSize(5 if faint else 7)
-                curve.setZValue(0 if faint else 10)
+                if curve is not None:
+                    self._style(curve, field, run.uid != self._bright, run.n > SYMBOL_LIMIT)
 
     def _label_axes(self, run: LiveRun) -> None:
         item = self.plot.getPlotItem()
@@ -297,7 +366,33 @@ class PlotDock(QDockWidget):
 
     # -- interaction ----------------------------------------------------------------------------
     def autoscale(self) -> None:
-        self.plot.getPlotItem().enableAutoRange()
+        """Follow the data again (the button, or a call)."""
+        self.autoscale_button.setChecked(True)
+        self._range = None
+        self._follow_data()
+
+    @property
+    def following(self) -> bool:
+        return self.autoscale_button.isChecked()
+
+    def _manual_range(self, *_args: Any) -> None:
+        self.autoscale_button.setChecked(False)
+
+    def _follow_data(self) -> None:
+        """Set the view to the union of the kept runs' bounds (only when it changed)."""
+        if not self.following:
+            return
+        bounds = [b for b in (run.bounds for run in self.runs.runs) if b is not None]
+        if not bounds:
+            return
+        rng = (min(b[0] for b in bounds), max(b[1] for b in bounds),
+               min(b[2] for b in bounds), max(b[3] for b in bounds))  # fmt: skip
+        if rng != self._range:
+            self._range = rng
+            view = self.plot.getPlotItem().getViewBox()
+            view.setRange(xRange=_padded(rng[0], rng[1]), yRange=_padded(rng[2], rng[3]),
+                          padding=0)  # fmt: skip
+            view.updateMatrix()  # now, not inside the paint (which would then paint twice)
 
     def _mouse_moved(self, event: tuple) -> None:
         pos = event[0]
@@ -330,15 +425,11 @@ class PlotDock(QDockWidget):
             self.readout.clear()
             return None
         _, bx, by, what = best
-        self._vline.setPos(bx)
-        self._hline.setPos(by)
-        self._vline.setVisible(True)
-        self._hline.setVisible(True)
+        for line, pos in ((self._vline, bx), (self._hline, by)):
+            line.setPos(pos)
+            line.setVisible(True)
         self.readout.setText(f"x = {bx:.6g}, y = {by:.6g}  ({what})")
         return bx, by, what
-
-    def map_to_scene(self, x: float, y: float) -> QPointF:
-        return self.plot.getPlotItem().getViewBox().mapViewToScene(QPointF(x, y))
 
     # -- export ---------------------------------------------------------------------------------
     def export_png(self, path: str | Path, width: int | None = None) -> Path:
@@ -367,29 +458,19 @@ class PlotDock(QDockWidget):
         run.write_csv(path)
         return path
 
-    def _default_name(self, suffix: str) -> str:
+    def _ask_export(self, kind: str) -> None:
+        """The PNG…/CSV… buttons: ask for a file name, write, report in the readout line."""
         run = self.runs.current
-        scan = run.scan_id if run is not None and run.scan_id is not None else "plot"
-        return f"scan_{scan}.{suffix}"
-
-    def _ask_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export plot", self._default_name("png"),
-                                              "PNG images (*.png)")  # fmt: skip
-        if path:
-            self._report(lambda: self.export_png(path))
-
-    def _ask_csv(self) -> None:
-        if self.runs.current is None:
+        if run is None and kind == "csv":
             self.readout.setText("Nothing to export yet")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export run data", self._default_name("csv"),
-                                              "CSV files (*.csv)")  # fmt: skip
-        if path:
-            self._report(lambda: self.export_csv(path))
-
-    def _report(self, action: Any) -> None:
+        scan = run.scan_id if run is not None and run.scan_id is not None else "plot"
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {kind.upper()}",
+                                              f"scan_{scan}.{kind}", f"{kind.upper()} (*.{kind})")
+        if not path:
+            return
         try:
-            written = action()
+            written = self.export_png(path) if kind == "png" else self.export_csv(path)
         except (OSError, LookupError) as ex:
             self.readout.setText(f"Export failed: {ex}")
             logger.warning("Export failed: %s", ex)

@@ -1,4 +1,4 @@
-"""ItemEntry, StatusPanel, ConnectionIndicator, LockPanel and dialogs: passive views, offscreen."""
+"""StatusPanel, ConnectionIndicator, LockPanel and dialogs: passive views, offscreen."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from pytestqt.qtbot import QtBot  # noqa: E402
 
 from qs_gui.core.gates import Connection  # noqa: E402
 from qs_gui.ui import dialogs  # noqa: E402
-from qs_gui.ui.item_entry import ItemEntry  # noqa: E402
 from qs_gui.ui.lock_panel import NO_KEY, NOTHING_SELECTED, LockPanel  # noqa: E402
 from qs_gui.ui.status_panel import (  # noqa: E402
     AMBER,
@@ -37,7 +36,6 @@ from qs_gui.ui.status_panel import (  # noqa: E402
     ConnectionIndicator,
     StatusPanel,
 )
-from tests.core.test_entry import DEVICES, PLANS  # noqa: E402
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
@@ -69,155 +67,6 @@ RUNNING = {
 
 def _shown(widget: QWidget) -> bool:
     return not widget.isHidden()
-
-
-# ----- ItemEntry ---------------------------------------------------------------------------
-@pytest.fixture
-def entry(qtbot: QtBot) -> ItemEntry:
-    widget = ItemEntry()
-    qtbot.addWidget(widget)
-    widget.set_plans(PLANS)
-    widget.set_devices(DEVICES)
-    widget.resize(640, 480)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
-
-
-def _actions(parent: QWidget) -> dict[str, QAction]:
-    names = {"execute_now": "Execute now", "add": "Add to queue", "save": "Save", "reset": "Reset"}
-    return {key: QAction(text, parent) for key, text in names.items()}
-
-
-def test_typing_invalid_json_shows_inline_error(entry: ItemEntry, qtbot: QtBot) -> None:
-    entry.name_combo.setEditText("count")
-    qtbot.keyClicks(entry.fields["args"], '[["det1"]]')
-    with qtbot.waitSignal(entry.changed, timeout=2000):
-        qtbot.keyClicks(entry.fields["kwargs"], '{"num" 3}')
-    label = entry.error_labels["kwargs"]
-    assert _shown(label) and label.text() == "kwargs: line 1, column 8: Expecting ':' delimiter"
-    assert "border" in entry.fields["kwargs"].styleSheet()
-    assert not _shown(entry.error_labels["args"]) and entry.fields["args"].styleSheet() == ""
-    assert entry.current_error().startswith("kwargs:") and entry.current_item() is None
-    # fixing the text clears the error after the debounce
-    entry.fields["kwargs"].setPlainText('{"num": 3}')
-    qtbot.waitUntil(lambda: not _shown(label), timeout=2000)
-    assert entry.current_error() is None
-    assert entry.current_item() == {"item_type": "plan", "name": "count", "args": [["det1"]],
-                                    "kwargs": {"num": 3}}  # fmt: skip
-    entry.fields["args"].setPlainText('[["no_such_det"]]')  # read at once: the debounce is flushed
-    assert entry.current_error() == "detectors: unknown device 'no_such_det'"
-    assert entry.current_item() is None
-
-
-def test_load_item_round_trip_and_reset(entry: ItemEntry) -> None:
-    item = {
-        "item_type": "plan",
-        "name": "scan",
-        "args": [["det1", "det2"], "motor", -1, 1],
-        "kwargs": {"num": 11, "md": {"sample": "Si wafer 3", "operator": "alice", "x": [1, 2]}},
-        "meta": {"proposal": 1234},
-    }
-    entry.load_item({**item, "item_uid": "uid-1", "user": "bob"}, editing_uid=None)
-    assert entry.current_item() == item and not entry.is_dirty()
-    assert entry.signature.text().startswith("scan(detectors, *args")
-    entry.fields["meta"].setPlainText("")
-    assert entry.is_dirty() and "meta" not in entry.current_item()
-    entry.reset_button.click()  # no reset action given: the entry's own one resets
-    assert not entry.is_dirty() and entry.current_item() == item
-    entry.load_item({"item_type": "instruction", "name": "queue_stop"})
-    assert entry.item_type() == "instruction"
-    assert entry.current_item() == {"item_type": "instruction", "name": "queue_stop"}
-
-
-def test_set_plans_never_alters_typed_text(entry: ItemEntry, qtbot: QtBot) -> None:
-    qtbot.keyClicks(entry.name_combo.lineEdit(), "cou")
-    entry.fields["args"].setPlainText("[['det1'], 3")
-    edit = entry.name_combo.lineEdit()
-    edit.setCursorPosition(2)
-    before = entry.text_state()
-    entry.set_plans({"count": PLANS["count"], "newplan": PLANS["scan"]})  # the list changes
-    entry.set_plans(PLANS)
-    entry.set_plans(None)
-    entry.set_devices({})
-    assert entry.text_state() == before and edit.cursorPosition() == 2
-    assert entry.name_combo.currentText() == "cou"
-    entry.set_plans(PLANS)
-    assert (
-        entry.current_errors()["name"]
-        == "name: 'cou' is not an allowed plan (did you mean 'count'?)"
-    )
-    assert entry.text_state() == before
-
-
-def test_text_state_round_trip(entry: ItemEntry, qtbot: QtBot) -> None:
-    entry.load_item({"item_type": "plan", "name": "count", "args": [["det1"]]}, editing_uid="u-42")
-    entry.fields["kwargs"].setPlainText("{'num': 5,")  # half-typed: must survive as it is
-    state = entry.text_state()
-    other = ItemEntry()
-    qtbot.addWidget(other)
-    other.set_plans(PLANS)
-    other.restore_text_state(state)
-    assert other.text_state() == state
-    assert other.is_dirty() and other.editing_uid == "u-42"
-    assert other.current_error().startswith("kwargs: line 1")
-    other.reset()
-    assert other.current_item() == {"item_type": "plan", "name": "count", "args": [["det1"]]}
-    other.restore_text_state({"name": 3, "args": None, "baseline": "junk"})  # tolerated
-    assert other.name_combo.currentText() == "3" and other.editing_uid is None
-
-
-def test_editing_banner_and_buttons_follow_actions(entry: ItemEntry) -> None:
-    actions = _actions(entry)
-    entry.set_actions(actions["execute_now"], actions["add"], actions["save"], actions["reset"])
-    assert not _shown(entry.banner) and not _shown(entry.save_button)
-    entry.load_item(RUNNING, editing_uid=RUNNING["item_uid"])
-    assert _shown(entry.banner) and entry.banner.text() == "Editing queue item <b>count</b>"
-    assert _shown(entry.save_button) and entry.editing_uid == RUNNING["item_uid"]
-    actions["execute_now"].setEnabled(False)
-    actions["execute_now"].setToolTip("RE Manager is busy.")
-    assert not entry.execute_button.isEnabled()
-    assert entry.execute_button.toolTip() == "RE Manager is busy."
-    assert entry.add_button.isEnabled() and entry.add_button.text() == "Add to queue"
-    entry.clear_editing()
-    assert not _shown(entry.banner) and not _shown(entry.save_button) and entry.editing_uid is None
-
-
-def test_instruction_type_and_hints(entry: ItemEntry) -> None:
-    entry.name_combo.setEditText("count")
-    assert entry.current_error() is not None  # flushes the debounce: hints are up to date
-    assert entry.signature.text() == "count(detectors, num=1, delay=0.0, *, per_shot=None, md=None)"
-    assert entry.description.text() == "Take one or more readings from detectors."
-    assert (
-        "detectors: collections.abc.Sequence[__READABLE__] (required)" in entry.signature.toolTip()
-    )
-    entry.name_combo.setEditText("")
-    entry.type_combo.setCurrentIndex(1)
-    assert entry.name_combo.currentText() == "queue_stop"
-    assert entry.current_item() == {"item_type": "instruction", "name": "queue_stop"}
-    assert [entry.name_combo.itemText(i) for i in range(entry.name_combo.count())] == ["queue_stop"]
-
-
-def test_completer_is_case_insensitive_contains(entry: ItemEntry) -> None:
-    completer = entry.name_combo.completer()
-    assert completer.filterMode() == Qt.MatchContains
-    assert completer.caseSensitivity() == Qt.CaseInsensitive
-    completer.setCompletionPrefix("SCA")
-    found = {
-        completer.completionModel().index(i, 0).data() for i in range(completer.completionCount())
-    }
-    assert found == {"scan"}
-
-
-def test_screenshot_item_entry(entry: ItemEntry, qtbot: QtBot) -> None:
-    entry.set_actions(*_actions(entry).values())
-    entry.load_item(RUNNING, editing_uid=RUNNING["item_uid"])
-    entry.fields["kwargs"].setPlainText('{\n  "num": 10\n  "delay": 1\n}')
-    assert entry.current_error() == "kwargs: line 3, column 3: Expecting ',' delimiter"
-    assert len(entry.reset_button.actions()) == 1  # the replaced action left: no menu arrow
-    qtbot.wait(20)
-    SCREENSHOTS.mkdir(exist_ok=True)
-    assert entry.grab().save(str(SCREENSHOTS / "item_entry.png"))
 
 
 # ----- StatusPanel and ConnectionIndicator -------------------------------------------------

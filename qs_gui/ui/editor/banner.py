@@ -91,7 +91,7 @@ class ServerErrorBox(QFrame):
         self.title = QLabel("<b>The server refused the item:</b>", objectName="serverErrorTitle")
         self.text = QPlainTextEdit(objectName="serverError", readOnly=True)
         self.text.setFont(mono_font())
-        self.text.setMaximumHeight(self.text.fontMetrics().lineSpacing() * 6 + 10)
+        self.text.setMaximumHeight(self.text.fontMetrics().lineSpacing() * 4 + 10)
         self.text.setLineWrapMode(QPlainTextEdit.WidgetWidth)
         close = QToolButton(objectName="closeServerError", text="✕", toolTip="Dismiss")
         close.setAutoRaise(True)

@@ -87,7 +87,9 @@ def make_field(
             return ListField(lambda: make_field(element, p, plans=plans), required)
     if kind == "dict" and (not t.args or t.args[0].kind in ("str", "any")):
         return KeyValueField(bare_words=untyped or has_names(t))
-    return LiteralField(bare_words=untyped or has_names(t), names_for=_name_source(t, plans))
+    bare = untyped or has_names(t)
+    hint = "a device name or a value (JSON / Python literal)" if has_names(t) else ""
+    return LiteralField(bare_words=bare, placeholder=hint, names_for=_name_source(t, plans))
 
 
 def _int_bounds_ok(vmin: Any, vmax: Any) -> bool:

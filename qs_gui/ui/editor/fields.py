@@ -17,7 +17,6 @@ float field keeps ``5`` an integer so what was loaded is what is sent.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -38,7 +37,7 @@ from PyQt5.QtWidgets import (
 from qs_gui.core.editor_check import range_text
 from qs_gui.core.entry import parse_value
 
-from .style import default_look
+from .style import default_look, muted_colour
 
 __all__ = [
     "INT32",
@@ -49,6 +48,7 @@ __all__ = [
     "LiteralField",
     "TextField",
     "literal_text",
+    "py_literal",
 ]
 
 INT32 = 2**31 - 1
@@ -63,13 +63,61 @@ class FieldError(ValueError):
     """The editor's text is not a value; the message says why in plain words."""
 
 
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _py_str(text: str) -> str:
+    """A double-quoted Python string literal that reads back to exactly ``text``.
+
+    Printable characters stay as they are; others use Python escapes. Surrogates use the
+    ``\\U`` form, which JSON rejects, so ``parse_value`` cannot pair them up the JSON way.
+    """
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\U{code:08x}")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif not ch.isprintable():
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def py_literal(value: Any, depth: int = 0) -> str:
+    """A value as a Python literal (``None``, ``True``, ``'det1'``-free JSON-style strings):
+    what operators used to bluesky expect to read; :func:`parse_value` reads it back exactly."""
+    if depth > 64:
+        raise ValueError("nested too deeply")
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("not a finite number")
+        return repr(value)
+    if isinstance(value, str):
+        return _py_str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(py_literal(v, depth + 1) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{py_literal(str(k))}: {py_literal(v, depth + 1)}"
+                               for k, v in value.items()) + "}"  # fmt: skip
+    raise ValueError(f"{type(value).__name__} values cannot be shown")
+
+
 def literal_text(value: Any, bare_words: bool = False) -> str:
-    """How a value is written in a literal field: JSON, or a bare device name when allowed."""
+    """How a value is written in a literal field: a Python literal, or a bare device name
+    where bare names are accepted."""
     if bare_words and isinstance(value, str) and _BARE.fullmatch(value) and value not in _KEYWORDS:
         return value
     try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
+        return py_literal(value)
+    except (ValueError, RecursionError):
         return repr(value)
 
 
@@ -108,6 +156,19 @@ class Field(QWidget):
 
     def set_devices(self, index: Any) -> None:
         """New devices_allowed: editors with device choices refresh them (the value stays)."""
+
+    def refit(self, changed: QWidget | None = None) -> None:
+        """Tell every enclosing layout, from ``changed`` (default: this editor) up, that a size
+        changed.
+
+        Qt caches each child's size hint in its parent's layout and refreshes only the cache
+        of the widget whose geometry changed, so an editor that grew (rows added, list resized)
+        before its form was shown would keep its old, smaller slot and overlap the next row.
+        """
+        widget: QWidget | None = changed or self
+        while widget is not None and not widget.isWindow():
+            widget.updateGeometry()
+            widget = widget.parentWidget()
 
     def _emit(self, *_args: Any) -> None:
         if not self.signalsBlocked():
@@ -203,7 +264,13 @@ class TextField(Field):
 
 # ----- numbers -------------------------------------------------------------------------------
 class _NoWheelMixin:
-    """Scrolling the form must not change the number under the mouse pointer."""
+    """Spin box fixes: no wheel changes while scrolling the form, and a real empty state.
+
+    Qt re-renders a spin box's text from its last valid number on show and on focus-out, so a
+    required field that was never filled in would silently read 0. ``blank`` keeps it empty.
+    """
+
+    blank = False
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt name)
         if self.hasFocus():  # type: ignore[attr-defined]
@@ -211,14 +278,23 @@ class _NoWheelMixin:
         else:
             event.ignore()
 
-    def focusOutEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
-        # Qt restores the last valid number on focus-out; an empty (required, not yet entered)
-        # field must stay empty instead of silently becoming 0.
-        empty = not self.lineEdit().text().strip()  # type: ignore[attr-defined]
-        super().focusOutEvent(event)  # type: ignore[misc]
-        if empty:
+    def _keep_blank(self) -> None:
+        if self.blank and self.lineEdit().text():  # type: ignore[attr-defined]
             with QSignalBlocker(self):  # type: ignore[arg-type]
                 self.lineEdit().clear()  # type: ignore[attr-defined]
+
+    def focusOutEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        self.blank = not self.lineEdit().text().strip()  # type: ignore[attr-defined]
+        super().focusOutEvent(event)  # type: ignore[misc]
+        self._keep_blank()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)  # type: ignore[misc]
+        self._keep_blank()
+
+    def changeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)  # type: ignore[misc]
+        self._keep_blank()
 
 
 class _IntSpin(_NoWheelMixin, QSpinBox):
@@ -267,11 +343,29 @@ class _NumberField(Field):
         self._vmin, self._vmax, self._what = vmin, vmax, what
         if step:
             spin.setSingleStep(step)
-        spin.lineEdit().textEdited.connect(self._emit)
-        spin.valueChanged.connect(self._emit)
+        spin.lineEdit().textEdited.connect(self._typed)
+        spin.valueChanged.connect(self._stepped)
+
+    def _typed(self, text: str) -> None:
+        self.spin.blank = not text.strip()
+        self._emit()
+
+    def _stepped(self, *_args: Any) -> None:
+        if not self.spin.signalsBlocked():
+            self.spin.blank = False
+            self._emit()
 
     def _parse(self, text: str) -> Any:
         raise NotImplementedError
+
+    def set_default_look(self, on: bool) -> None:
+        # A spin box never takes back a style sheet *font* from its inner line edit: the
+        # colour comes from the style sheet, the italics from the fonts themselves.
+        self.spin.setStyleSheet(f"color: {muted_colour(self, 0.55)};" if on else "")
+        for widget in (self.spin, self.spin.lineEdit()):
+            font = widget.font()
+            font.setItalic(on)
+            widget.setFont(font)
 
     def value(self) -> Any:
         text = self.spin.lineEdit().text().strip()
@@ -285,11 +379,13 @@ class _NumberField(Field):
         return self.spin.minimum() <= value <= self.spin.maximum()
 
     def _show(self, text: str, value: Any) -> None:
+        self.spin.blank = not text
         with QSignalBlocker(self.spin):
             self.spin.setValue(value)
             self.spin.lineEdit().setText(text)
 
     def clear(self) -> None:
+        self.spin.blank = True
         with QSignalBlocker(self.spin):
             self.spin.lineEdit().clear()
 
@@ -301,6 +397,7 @@ class _NumberField(Field):
         try:
             self._show(text, self._parse(text))
         except ValueError:
+            self.spin.blank = not text
             with QSignalBlocker(self.spin):
                 self.spin.lineEdit().setText(text)
 

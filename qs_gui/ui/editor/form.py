@@ -100,9 +100,9 @@ class ParamRow(QObject):
         line = QHBoxLayout(self.editor)
         line.setContentsMargins(0, 0, 0, 0)
         line.setSpacing(2)
-        line.addWidget(self.typed, 1, Qt.AlignTop)
+        line.addWidget(self.typed, 1)  # no alignment: wrapped labels need heightForWidth
         if self.literal is not self.typed:
-            line.addWidget(self.literal, 1, Qt.AlignTop)
+            line.addWidget(self.literal, 1)
         self.none_button = self._tool("None", f"none_{p.name}", "Send None (no value)")
         self.mode_button = self._tool("{}", f"mode_{p.name}",
                                       "Edit the value as JSON / a Python literal")
@@ -154,8 +154,12 @@ class ParamRow(QObject):
             self.typed.setVisible(not literal)
             self.literal.setVisible(literal)
         self.none_button.setChecked(none and self.optional)
-        self.typed.setEnabled(not self.none_button.isChecked())
-        self.literal.setEnabled(not self.none_button.isChecked())
+        # None that is only the default on display keeps the editor usable: typing a value
+        # there is how the operator overrides it
+        active = not self.none_button.isChecked() or not self.is_set
+        self.typed.setEnabled(active)
+        self.literal.setEnabled(active)
+        self.typed.refit()
 
     def _look(self) -> None:
         grey = not self.is_set
@@ -247,6 +251,8 @@ class ParamRow(QObject):
 
     def _user_edit(self) -> None:
         self._mark_set()
+        if self.none_button.isChecked():  # a value typed over the default None replaces it
+            self._show(self.literal_mode, none=False)
         self.edited.emit()
 
     def _set_clicked(self, checked: bool) -> None:
@@ -254,8 +260,8 @@ class ParamRow(QObject):
             self.load(False)
         else:
             empty = not self.literal.state().strip()
-            if self.literal_mode and empty and self.literal is not self.typed:
-                self._show(False)
+            literal = self.literal_mode and not (empty and self.literal is not self.typed)
+            self._show(literal, none=self.none_button.isChecked())
             self._look()
         self.edited.emit()
 
@@ -272,8 +278,9 @@ class ParamRow(QObject):
                 pass  # keep whatever literal text there was
             self._show(True, none=self.none_button.isChecked())
         else:
-            try:
-                value = self.literal.value() if self.literal.state().strip() else _MISSING
+            try:  # a default on display is not the operator's value: start empty
+                empty = not self.is_set or not self.literal.state().strip()
+                value = _MISSING if empty else self.literal.value()
             except FieldError:
                 value = _MISSING
             if value is _MISSING:

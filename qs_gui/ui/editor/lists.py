@@ -29,6 +29,7 @@ from PyQt5.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -40,6 +41,7 @@ from .style import RED, default_look
 __all__ = ["DeviceListField", "KeyValueField", "ListField"]
 
 _VISIBLE_ROWS = 7
+_FEW = 6  # up to this many names: no filter line, list exactly as tall as the names
 
 
 def _tool(text: str, tip: str, name: str) -> QToolButton:
@@ -58,13 +60,19 @@ class DeviceListField(Field):
         self._required = required
         self._order: list[str] = []
         self.filter = QLineEdit(objectName="deviceFilter", clearButtonEnabled=True)
-        self.filter.setPlaceholderText("Filter; Enter adds a typed name")
+        self.filter.setPlaceholderText("Filter…")
+        self.filter.setToolTip("Show names containing this text; Enter adds the typed name "
+                               "(e.g. a component path such as det1.val)")
         self.components = QCheckBox("components", objectName="showComponents")
         self.components.setToolTip("Also list sub-devices such as det1.val")
         self.list = QListWidget(objectName="deviceList")
         self.list.setUniformItemSizes(True)
-        self.summary = QLabel(objectName="deviceSummary", wordWrap=True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # long names are elided
+        self.summary = QLabel(objectName="deviceSummary")
         self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        # one line, clipped when narrow (full text in the tooltip): a wrapped label inside the
+        # form's grid is not given its wrapped height and would overlap the list
+        self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.filter, 1)
@@ -75,8 +83,6 @@ class DeviceListField(Field):
         box.addLayout(top)
         box.addWidget(self.list)
         box.addWidget(self.summary)
-        rows = self.list.sizeHintForRow(0) if self.list.count() else self.fontMetrics().height() + 4
-        self.list.setMaximumHeight(rows * _VISIBLE_ROWS + 6)
         self.filter.textChanged.connect(self._apply_filter)
         self.filter.returnPressed.connect(self._add_typed)
         self.components.toggled.connect(self._apply_filter)
@@ -94,7 +100,8 @@ class DeviceListField(Field):
         with QSignalBlocker(self.list):
             self.list.clear()
             allowed = set(self._allowed)
-            for name in [n for n in self._order if n not in allowed] + self._allowed:
+            # ticked names first (in order), so a loaded selection is visible without scrolling
+            for name in self._order + [n for n in self._allowed if n not in self._order]:
                 item = QListWidgetItem(name)
                 item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsUserCheckable)
                 item.setCheckState(Qt.Checked if name in self._order else Qt.Unchecked)
@@ -104,6 +111,21 @@ class DeviceListField(Field):
                 self.list.addItem(item)
         self._apply_filter()
         self._update_summary()
+        self._fit()
+
+    def _fit(self) -> None:
+        """As tall as the names need, up to a few rows; no filter for a handful of names."""
+        row = self.list.sizeHintForRow(0) if self.list.count() else self.fontMetrics().height()
+        shown = sum(1 for i in range(self.list.count()) if not self.list.item(i).isHidden())
+        few = self.list.count() <= _FEW and not self._has_components
+        self.filter.setVisible(not few)
+        self.list.setFixedHeight(row * max(1, min(_VISIBLE_ROWS, shown if few else _VISIBLE_ROWS))
+                                 + 2 * self.list.frameWidth() + 2)  # fmt: skip
+        self.refit(self.list)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        self._fit()  # row heights are only final once the list is polished (shown)
 
     def _apply_filter(self, *_args: Any) -> None:
         text = self.filter.text().strip().lower()
@@ -139,6 +161,7 @@ class DeviceListField(Field):
             self.summary.setText("Selected (in order): " + ", ".join(self._order))
         else:
             self.summary.setText("Nothing selected" + (" (required)" if self._required else ""))
+        self.summary.setToolTip(self.summary.text())
 
     # Field contract --------------------------------------------------------------------------
     def value(self) -> Any:
@@ -233,6 +256,7 @@ class ListField(Field):
 
     def _update_empty(self) -> None:
         self.empty_label.setVisible(not self.rows)
+        self.refit(self.inner)
 
     def value(self) -> Any:
         out = []
@@ -342,6 +366,7 @@ class KeyValueField(Field):
             self._grid.addWidget(value, i, 1)
             self._grid.addWidget(remove, i, 2)
         self._grid.addWidget(self.add_button, len(self.rows), 0, Qt.AlignLeft)
+        self.refit(self.inner)
 
     def value(self) -> Any:
         out: dict[str, Any] = {}
@@ -360,8 +385,10 @@ class KeyValueField(Field):
         return out
 
     def set_value(self, value: Any) -> bool:
-        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-            return False
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and k.strip() and "\n" not in k and "\r" not in k
+                for k in value):
+            return False  # blank keys are refused by value(): show such a dict as a literal
         self._set_rows([[k, literal_text(v, self._bare)] for k, v in value.items()])
         return True
 

@@ -60,15 +60,17 @@ class MetaEditor(QWidget):
         self.literal.setVisible(literal)
 
     def _mode_clicked(self, literal: bool) -> None:
-        try:
-            value = self.value()
+        try:  # the value as the previous mode shows it (the button has already toggled)
+            value = (self.rows.value() or None) if literal else self._literal_value()
         except FieldError:
             value = None
             if not literal:  # cannot turn unparsable text into rows: stay
                 self._show(True)
                 return
-        if literal:
-            self.literal.set_value(value) if value is not None else self.literal.clear()
+        if literal and value is not None:
+            self.literal.set_value(value)
+        elif literal:
+            self.literal.clear()
         elif value is None or isinstance(value, dict):
             self.rows.set_value(value or {})
         else:
@@ -78,13 +80,13 @@ class MetaEditor(QWidget):
         self._show(literal)
         self.edited.emit()
 
+    def _literal_value(self) -> Any:
+        return self.literal.value() if self.literal.state().strip() else None
+
     def value(self) -> Any:
         if self.mode.isChecked():
-            if not self.literal.state().strip():
-                return None
-            return self.literal.value()
-        value = self.rows.value()
-        return value or None
+            return self._literal_value()
+        return self.rows.value() or None
 
     def set_value(self, meta: Any) -> None:
         if meta is None or meta == {}:

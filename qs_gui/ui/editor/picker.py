@@ -75,7 +75,7 @@ class PlanPicker(QWidget):
         self.name_combo.activated.connect(lambda _i: self._commit())
         completer.activated[str].connect(lambda _text: self._commit())
         self.name_combo.lineEdit().returnPressed.connect(self._commit)
-        self.name_combo.lineEdit().editingFinished.connect(self._commit)
+        self.name_combo.lineEdit().editingFinished.connect(self._focus_left)
         self._fill()
         self.show_spec(None)
 
@@ -135,6 +135,15 @@ class PlanPicker(QWidget):
             with QSignalBlocker(self.name_combo), QSignalBlocker(self.name_combo.lineEdit()):
                 self.name_combo.setEditText("")
         self._commit()
+
+    def _focus_left(self) -> None:
+        """Leaving the box picks a complete name; a half-typed search is put back."""
+        text = self.name_combo.currentText().strip()
+        if text in [self.name_combo.itemText(i) for i in range(self.name_combo.count())]:
+            self._commit()
+        elif text != self._current[1]:
+            with QSignalBlocker(self.name_combo), QSignalBlocker(self.name_combo.lineEdit()):
+                self.name_combo.setEditText(self._current[1])
 
     def _commit(self) -> None:
         choice = (self.item_type_shown(), self.name_combo.currentText().strip())
