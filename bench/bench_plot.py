@@ -16,7 +16,9 @@ Phases, all in one run:
 2. burst: the same burst through the full pipeline, until every point is on the curves.
 3. paced: rates 500, 1000, 2000, ... events/s for a few seconds each. A rate "keeps up" when no
    event is lost, every point is plotted within 0.5 s of the last send, and the heartbeat's
-   worst gap stays under 50 ms. The sustained figure is the highest rate that keeps up.
+   worst gap stays under 50 ms (best of --attempts tries: the machine is shared). The
+   sustained figure is the highest rate that keeps up. An idle phase first measures the
+   heartbeat with no stream at all: the noise floor of the machine itself.
 
 Output: ``metric value unit`` lines, plus ratios of the pipeline's burst throughput to the floors.
 
@@ -104,7 +106,8 @@ def publisher() -> None:
 
 # -- GUI side ------------------------------------------------------------------------------------
 class Heartbeat:
-    """10 ms PreciseTimer; ``worst`` is the longest gap since ``reset``."""
+    """10 ms PreciseTimer; ``worst`` is the longest gap since ``reset``, ``p99`` the 99th
+    percentile (separates a single scheduler hiccup from a pipeline that stalls regularly)."""
 
     def __init__(self) -> None:
         from PyQt5.QtCore import Qt, QTimer
@@ -118,11 +121,20 @@ class Heartbeat:
 
     def reset(self) -> None:
         self.last = time.perf_counter()
-        self.worst = 0.0
+        self.gaps: list[float] = []
+
+    @property
+    def worst(self) -> float:
+        return max(self.gaps, default=0.0)
+
+    @property
+    def p99(self) -> float:
+        gaps = sorted(self.gaps)
+        return gaps[int(0.99 * (len(gaps) - 1))] if gaps else 0.0
 
     def _beat(self) -> None:
         now = time.perf_counter()
-        self.worst = max(self.worst, now - self.last)
+        self.gaps.append(now - self.last)
         self.last = now
 
 
@@ -195,6 +207,7 @@ class Bench:
         t_done, wall_done = time.perf_counter(), time.time()
         run = self.dock.runs.get(uid)
         return {"n": n, "plotted": self.plotted(uid, n), "stall": self.heart.worst,
+                "p99": self.heart.p99,
                 "lag": wall_done - reply["t_end"], "total_s": t_done - t0,
                 "points": run.n if run else 0}  # fmt: skip
 
@@ -203,6 +216,10 @@ class Bench:
         self.pump.start()
         await asyncio.sleep(0.5)  # slow joiner
         out: list[tuple[str, object, str]] = []
+        self.heart.reset()
+        await asyncio.sleep(a.seconds)  # the machine's own noise: the same loop, no stream
+        out += [("idle_max_stall", f"{self.heart.worst * 1000:.1f}", "ms"),
+                ("idle_p99_gap", f"{self.heart.p99 * 1000:.1f}", "ms")]
         floor_await = await self.floor(a.burst, drain=False)
         floor_drain = await self.floor(a.burst, drain=True)
         out += [("raw_sub_floor_await_per_msg", f"{floor_await:.0f}", "msg/s"),
@@ -216,20 +233,28 @@ class Bench:
                 ("ratio_burst_vs_floor_drain", f"{burst_rate / floor_drain:.2f}", "x")]
         sustained, failures, rate = 0, 0, 500
         while rate <= a.max_rate and failures < 2:
-            r = await self.through_pipeline(int(rate * a.seconds), float(rate))
-            ok = (r["plotted"] and r["points"] == r["n"] and r["stall"] < STALL_BAR_S
-                  and r["lag"] < LAG_BAR_S)  # fmt: skip
+            tries = 0
+            while tries < a.attempts:  # a shared machine's hiccup gets a retry
+                tries += 1
+                r = await self.through_pipeline(int(rate * a.seconds), float(rate))
+                ok = (r["plotted"] and r["points"] == r["n"] and r["stall"] < STALL_BAR_S
+                      and r["lag"] < LAG_BAR_S)  # fmt: skip
+                if ok:
+                    break
             out += [(f"paced_{rate}_max_stall", f"{r['stall'] * 1000:.1f}", "ms"),
+                    (f"paced_{rate}_p99_gap", f"{r['p99'] * 1000:.1f}", "ms"),
                     (f"paced_{rate}_lag_after_last_send", f"{r['lag'] * 1000:.0f}", "ms"),
                     (f"paced_{rate}_lost", r["n"] - r["points"], "events"),
+                    (f"paced_{rate}_attempts", tries, "count"),
                     (f"paced_{rate}_keeps_up", int(ok), "bool")]
-            print("\n".join(f"{m} {v} {u}" for m, v, u in out[-4:]), flush=True)
+            print("\n".join(f"{m} {v} {u}" for m, v, u in out[-6:]), flush=True)
             if ok:
                 sustained = rate
             else:
                 failures += 1
             rate *= 2
-        out += [("sustained_events_per_s", sustained, "events/s"),
+        out += [("gc_freeze", int(a.gc_freeze), "bool"),
+                ("sustained_events_per_s", sustained, "events/s"),
                 ("sustained_vs_floor_await", f"{sustained / floor_await:.2f}", "x"),
                 ("flushes", self.dock.flushes, "count"),
                 ("set_data_calls", self.dock.set_data_calls, "count"),
@@ -252,6 +277,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=3.0, help="duration of each paced phase")
     ap.add_argument("--burst", type=int, default=20_000, help="events in the burst phases")
     ap.add_argument("--max-rate", type=int, default=64_000, help="highest paced rate tried")
+    ap.add_argument("--attempts", type=int, default=2, help="tries per rate (best counts)")
+    ap.add_argument("--gc-freeze", action="store_true",
+                    help="gc.freeze() after start-up (what app.py may do): full collections then "
+                         "skip the ~50k start-up objects and stop costing 25-35 ms stalls")
     args = ap.parse_args()
     if args.publisher:
         publisher()
@@ -263,6 +292,11 @@ def main() -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     bench = Bench(args)
+    if args.gc_freeze:
+        import gc
+
+        gc.collect()
+        gc.freeze()
     try:
         with loop:
             loop.run_until_complete(bench.main())

@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read-only monitor mode: no request that changes the server is sent")
     p.add_argument("--no-push", action="store_true",
                    help="do not subscribe to the info socket; poll the status instead")
+    p.add_argument("--docs-addr", metavar="ADDR",
+                   help="bluesky 0MQ document proxy OUT address, for live plots and progress")
+    p.add_argument("--docs-prefix", default="", help="document stream topic prefix (default none)")
+    p.add_argument("--docs-allow-pickle", action="store_true",
+                   help="UNSAFE: unpickle document payloads (only for trusted streams)")
     p.add_argument("--demo", action="store_true",
                    help="start a local demo RE Manager (simulated profile) and connect to it")
     p.add_argument("--demo-keep-closed", action="store_true",
@@ -63,7 +68,7 @@ def _start_demo() -> Any:
 
     sys.stderr.write("qs-gui: starting the demo RE Manager…\n")
     try:
-        return Sandbox(publish_console=True).start()
+        return Sandbox(publish_console=True, documents=True).start()
     except SandboxError as ex:
         sys.stderr.write(f"qs-gui: the demo RE Manager did not start:\n{ex}\n")
         raise SystemExit(2) from None
@@ -83,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from PyQt5.QtWidgets import QApplication
 
     from .client import REManagerAPI
+    from .client.documents import DocumentPump, DocumentSubscriber
     from .core.profiles import AppSettings, resolve_connection
     from .core.session import Session
     from .ui.main_window import MainWindow
@@ -135,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(session, monitor_mode=conn["monitor"], settings=qsettings,
                         app_settings=app_settings, profile=profile,
                         title="qs-gui demo" if sandbox else "qs-gui")
+    docs_addr = sandbox.documents_addr if sandbox else args.docs_addr
+    subscriber = pump = None
+    if docs_addr:
+        subscriber = DocumentSubscriber(docs_addr, prefix=args.docs_prefix.encode(),
+                                        allow_pickle=args.docs_allow_pickle)
+        window.plot_dock.attach_subscriber(subscriber)
+        pump = DocumentPump(subscriber, window.plot_dock.feed_many)
 
     def report_exception(exc_type, exc, tb) -> None:  # PyQt5 aborts on unhandled slot errors
         logger.error("Unhandled exception", exc_info=(exc_type, exc, tb))
@@ -165,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     heartbeat.timeout.connect(lambda: None)
 
     async def startup() -> None:
+        if pump is not None:
+            pump.start()
         await session.start()
         if sandbox and not args.demo_keep_closed and not conn["monitor"]:
             await session.run("env_open", api.environment_open, "Open environment",
@@ -183,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
             loop.create_task(startup())
             loop.run_forever()
             loop.run_until_complete(session.stop())
+            if pump is not None:
+                loop.run_until_complete(pump.stop())
+                subscriber.close()
     finally:
         if sandbox:
             sandbox.stop()

@@ -316,6 +316,8 @@ class Sandbox:
             if self.documents:
                 self._start_documents()
             self._start_manager()
+            if self.documents:  # the proxy imports bluesky (~0.5 s) while the manager starts
+                self._wait_proxy()
             self._wait_ready(t0 + self.startup_timeout)
             log.info("RE Manager ready at %s in %.2f s", self.control_addr, time.monotonic() - t0)
             if self.open_environment:
@@ -376,15 +378,18 @@ class Sandbox:
         self._proxy = self._popen(_proxy_command() + ["--in-address", self.documents_in_addr,
                                                       "--out-address", self.documents_addr],
                                   "proxy.log", env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + 20
+        startup = self.run_dir / "startup"
+        if startup.is_dir():  # else the manager reports the missing profile, as without documents
+            (startup / PUBLISHER_STARTUP_FILE).write_text(_PUBLISHER_CODE.format(
+                address=self.documents_in_addr, serializer=self.serializer))
+
+    def _wait_proxy(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
         while any(port_is_free(p) for p in self._ports[3:5]):
             if _exited(self._proxy) or time.monotonic() > deadline:
                 raise SandboxError("the document proxy did not start:\n"
                                    f"{_tail(self.run_dir / 'proxy.log', 20)}")  # fmt: skip
-            time.sleep(0.05)
-        startup = self.run_dir / "startup"
-        (startup / PUBLISHER_STARTUP_FILE).write_text(_PUBLISHER_CODE.format(
-            address=self.documents_in_addr, serializer=self.serializer))
+            time.sleep(0.02)
         log.info("document proxy: in %s, out %s (%s)", self.documents_in_addr,
                  self.documents_addr, self.serializer)  # fmt: skip
 

@@ -14,6 +14,13 @@ which a msgpack document (a non-empty map) can never look like.
 
 Nothing here blocks or raises for bad input: a frame that cannot be split, decoded, or is not a
 mapping is counted in ``malformed`` and skipped, so a noisy or hostile stream cannot end the feed.
+Payloads over ``max_bytes`` are skipped before decoding (``oversized``). 0MQ's own cap
+(``max_message_size`` -> ZMQ_MAXMSGSIZE) is off by default: libzmq 4.3.5 treats an oversized
+message as a protocol error and drops the connection *for good* (measured: no reconnect in 4 s,
+monitor shows DISCONNECTED and nothing after), which would end the live feed for the shift
+because of one large document. ``drain`` reads through a plain
+shadow of the socket (a non-blocking read costs a few µs there, several times less than through
+zmq.asyncio's futures) and can stop after a time ``budget``.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 Document = tuple[str, dict[str, Any]]
 DECODERS = ("json", "msgpack")
+MAX_PAYLOAD_BYTES = 32 << 20  # a document over this is skipped (event pages of fly scans fit)
+MAX_MESSAGE_SIZE = 0  # ZMQ_MAXMSGSIZE off: exceeding it disconnects without reconnecting
 _NAME_RE = re.compile(rb"[a-z][a-z_]{0,31}\Z")  # bluesky document names: start, event_page, ...
 _MSGPACK_MAP = frozenset(range(0x81, 0x90)) | {0xDE, 0xDF}
 _WHITESPACE = b" \t\r\n"
@@ -68,7 +77,8 @@ class DocumentSubscriber:
 
     def __init__(self, address: str, *, prefix: bytes = b"",
                  decoders: Sequence[str] = DECODERS, allow_pickle: bool = False,
-                 rcvhwm: int = 100_000) -> None:  # fmt: skip
+                 rcvhwm: int = 100_000, max_bytes: int = MAX_PAYLOAD_BYTES,
+                 max_message_size: int = MAX_MESSAGE_SIZE) -> None:  # fmt: skip
         if isinstance(prefix, str) or b" " in prefix:
             raise ValueError("prefix must be bytes without b' '")
         unknown = [d for d in decoders if d not in DECODERS]
@@ -90,12 +100,17 @@ class DocumentSubscriber:
             else:
                 self._msgpack_unpackb = msgpack.unpackb
         self._rcvhwm = rcvhwm
+        self.max_bytes = int(max_bytes)
+        self._max_message_size = int(max_message_size)
         self._ctx: zmq.asyncio.Context | None = None
         self._socket: zmq.asyncio.Socket | None = None
+        self._sync: zmq.Socket | None = None  # shadow of _socket for non-blocking reads
         self._closed = False
         self.received = 0
         self.malformed = 0
         self.refused = 0
+        self.oversized = 0
+        self.backlog = False  # the last drain stopped at its limit or budget, not when empty
 
     @property
     def pickle_enabled(self) -> bool:
@@ -118,9 +133,12 @@ class DocumentSubscriber:
             sock.setsockopt(zmq.RCVHWM, self._rcvhwm)
             sock.setsockopt(zmq.RECONNECT_IVL, 100)
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+            if self._max_message_size > 0:
+                sock.setsockopt(zmq.MAXMSGSIZE, self._max_message_size)
             sock.setsockopt(zmq.SUBSCRIBE, self.prefix + b" " if self.prefix else b"")
             sock.connect(self.address)
             self._socket = sock
+            self._sync = zmq.Socket.shadow(sock.underlying)
         return self._socket
 
     def start(self) -> None:
@@ -145,6 +163,10 @@ class DocumentSubscriber:
         try:
             if len(frames) != 1:
                 raise ValueError(f"{len(frames)} frames, expected 1")
+            if len(frames[0]) > self.max_bytes:
+                self.oversized += 1
+                logger.debug("Skipped a %d-byte document frame", len(frames[0]))
+                return None
             prefix, name, payload = bytes(frames[0]).split(b" ", 2)
             if self.prefix and prefix != self.prefix:
                 return None  # another publisher's documents: not ours, not malformed
@@ -183,28 +205,39 @@ class DocumentSubscriber:
                 return None
         return None
 
-    def drain(self, limit: int = 10_000) -> list[Document]:
-        """Everything already queued (up to ``limit`` frames) without waiting."""
-        sock = self._ensure_socket()
+    def drain(self, limit: int = 10_000, budget: float | None = None) -> list[Document]:
+        """What is already queued (up to ``limit`` frames), without waiting; with ``budget``
+        (seconds) also stop once that much time has gone, to hand the loop back in a flood."""
+        if self._closed:
+            return []
+        self._ensure_socket()
+        sync = self._sync
+        assert sync is not None
         out: list[Document] = []
-        for _ in range(limit):
-            pending = sock.recv_multipart(flags=zmq.NOBLOCK)  # resolved at once by pyzmq
+        deadline = None if budget is None else time.perf_counter() + budget
+        self.backlog = True
+        for reads in range(1, limit + 1):
             try:
-                frames = pending.result() if isinstance(pending, asyncio.Future) else pending
+                frames = sync.recv_multipart(flags=zmq.NOBLOCK)
             except zmq.Again:
+                self.backlog = False
                 break
             self.received += 1
             document = self.parse(frames)
             if document is not None:
                 out.append(document)
+            if deadline is not None and not reads % 32 and time.perf_counter() >= deadline:
+                break
         return out
 
     def stats(self) -> dict[str, int]:
-        return {"received": self.received, "malformed": self.malformed, "refused": self.refused}
+        return {"received": self.received, "malformed": self.malformed, "refused": self.refused,
+                "oversized": self.oversized}  # fmt: skip
 
     def close(self) -> None:
         """Close the socket and context; a pending ``next`` ends with None or ZMQError."""
         self._closed = True
+        self._sync = None
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None
@@ -219,17 +252,20 @@ class DocumentPump:
     Awaiting one message at a time costs a full event-loop turn per message (on qasync that is a
     Qt timer event each, ~4,000 msg/s at best), so after the first document of a burst the pump
     sleeps ``interval`` seconds and then drains everything queued meanwhile: the consumer sees at
-    most ~1/interval batches per second whatever the rate. ``batch_limit`` bounds the work done
-    in one loop turn; a bigger backlog is delivered over several turns.
+    most ~1/interval batches per second whatever the rate. ``batch_limit`` (documents) and
+    ``budget`` (seconds of reading and decoding) bound one loop turn; a bigger backlog is delivered
+    over several turns, with the event loop (painting, the heartbeat, requests) running between.
     """
 
     def __init__(self, subscriber: DocumentSubscriber,
                  callback: Callable[[list[Document]], object], *,
-                 interval: float = 0.02, batch_limit: int = 2000) -> None:  # fmt: skip
+                 interval: float = 0.02, batch_limit: int = 1000,
+                 budget: float = 0.008) -> None:  # fmt: skip
         self.subscriber = subscriber
         self.callback = callback
         self.interval = interval
         self.batch_limit = batch_limit
+        self.budget = budget
         self.batches = 0
         self.documents = 0
         self.callback_errors = 0
@@ -279,10 +315,9 @@ class DocumentPump:
                 await asyncio.sleep(self.interval)  # let the burst accumulate in 0MQ
             if sub.closed:
                 return
-            batch = [first, *sub.drain(self.batch_limit - 1)]
-            self._deliver(batch)
-            while len(batch) >= self.batch_limit and not sub.closed:
-                await asyncio.sleep(0)  # a backlog: let Qt paint between chunks
-                batch = sub.drain(self.batch_limit)
+            self._deliver([first, *sub.drain(self.batch_limit - 1, self.budget)])
+            while sub.backlog and not sub.closed:
+                await asyncio.sleep(0)  # let Qt paint between chunks of a backlog
+                batch = sub.drain(self.batch_limit, self.budget)
                 if batch:
                     self._deliver(batch)

@@ -1,10 +1,11 @@
 """bluesky documents -> per-run numpy buffers for live plots, progress and CSV export (no Qt).
 
 What is plotted follows the start document's hints, like bluesky's BestEffortCallback:
-x is the first scanned motor field of ``hints.dimensions`` (else ``seq_num``, else the time
-since the start); y are the hinted fields of the run's detectors (descriptor ``hints``, falling
-back to ``object_keys``), limited to scalar numeric data keys. Only the stream the dimensions
-name (usually "primary") is plotted.
+x is the first scanned motor field of ``hints.dimensions`` that the stream carries, else
+``seq_num`` (a running count where an event lacks it); ``x_mode="time"`` plots against the
+time since the start instead. y are the hinted fields of the run's detectors (descriptor
+``hints``, falling back to ``object_keys``), limited to scalar numeric data keys. Only the stream
+the dimensions name (usually "primary") is plotted.
 
 Buffers are preallocated numpy arrays that double when full, so appending is amortised O(1)
 and a plot can be handed a view of the filled part without copying. ``LiveRun.revision`` moves
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .progress import Progress
+from .progress import Progress, ProgressTracker
 
 logger = logging.getLogger(__name__)
 
@@ -88,22 +89,21 @@ class LiveRun:
                                        and not isinstance(num_points, bool) and num_points > 0
                                        else None)  # fmt: skip
         self.start_time: float = _number(start.get("time"))
+        self._t0 = self.start_time if math.isfinite(self.start_time) else 0.0  # x = time - _t0
         self.detectors: list[str] = _str_list(start.get("detectors"))
         self.stream, self.motors = self._dimensions(start.get("hints"))
         self.x_mode = x_mode
         self.x_field: str = "time" if x_mode == "time" else "seq_num"
         self.y_fields: list[str] = []
-        self.exit_status: str | None = None
         self.descriptors: set[str] = set()
         self.revision = 0
-        self._clock = clock
-        self._t_start = clock()
-        self._t_stop: float | None = None
-        self._t_last_event: float | None = None
-        self._rate_origin: tuple[float, int] | None = None  # (doc time, seq_num) of first event
-        self._rate_last: tuple[float, int] | None = None
-        self.last_seq = 0
+        self.tracker = ProgressTracker(self.uid, self.scan_id, self.plan_name, self.num_points,
+                                       clock)  # fmt: skip
         self._n = 0
+        self._bounds = [math.inf, -math.inf, math.inf, -math.inf]  # x0, x1, y0, y1 (finite)
+        self._bounds_upto = 0  # rows already folded into _bounds and the x order
+        self._x_last = math.nan  # last finite x folded
+        self._x_up = self._x_down = True  # x non-decreasing / non-increasing so far
         self._x = np.empty(_INITIAL_CAPACITY)
         self._y: dict[str, np.ndarray] = {}
 
@@ -112,12 +112,11 @@ class LiveRun:
         """(plotted stream, motor fields) from ``hints.dimensions`` = [[[fields], stream], ...]."""
         stream, motors = "primary", []
         dims = hints.get("dimensions") if isinstance(hints, Mapping) else None
-        if isinstance(dims, (list, tuple)):
-            for dim in dims:
-                if isinstance(dim, (list, tuple)) and len(dim) == 2:
-                    if not motors and isinstance(dim[1], str):
-                        stream = dim[1]
-                    motors.extend(f for f in _str_list(dim[0]) if f not in motors)
+        for dim in dims if isinstance(dims, (list, tuple)) else []:
+            if isinstance(dim, (list, tuple)) and len(dim) == 2:
+                if not motors and isinstance(dim[1], str):
+                    stream = dim[1]
+                motors.extend(f for f in _str_list(dim[0]) if f not in motors)
         return stream, motors
 
     # -- metadata -------------------------------------------------------------------------------
@@ -128,8 +127,16 @@ class LiveRun:
         return f"{scan} {self.plan_name}".strip()
 
     @property
+    def exit_status(self) -> str | None:
+        return self.tracker.exit_status
+
+    @property
     def done(self) -> bool:
-        return self.exit_status is not None
+        return self.tracker.exit_status is not None
+
+    @property
+    def last_seq(self) -> int:
+        return self.tracker.last_seq
 
     @property
     def n(self) -> int:
@@ -138,7 +145,7 @@ class LiveRun:
 
     @property
     def x(self) -> np.ndarray:
-        """The x values so far (a view: valid until the next append that grows the buffer)."""
+        """The x values so far: a view, which later appends never change (no copy needed)."""
         return self._x[: self._n]
 
     def y(self, field: str) -> np.ndarray:
@@ -208,7 +215,7 @@ class LiveRun:
                 values = np.where(np.isnan(values), fill, values)
             return values
         if self.x_field == "time":
-            return _floats(t, n) - (self.start_time if math.isfinite(self.start_time) else 0.0)
+            return _floats(t, n) - self._t0
         return _floats(data.get(self.x_field), n)
 
     def add_event(self, data: Mapping[str, Any], seq: Any, t: Any) -> None:
@@ -219,13 +226,14 @@ class LiveRun:
             x = _number(seq)
             self._x[i] = x if math.isfinite(x) else i + 1
         elif self.x_field == "time":
-            self._x[i] = _number(t) - (self.start_time if math.isfinite(self.start_time) else 0.0)
+            self._x[i] = _number(t) - self._t0
         else:
             self._x[i] = _number(data.get(self.x_field))
         for field, arr in self._y.items():
             arr[i] = _number(data.get(field))
         self._n = i + 1
-        self._note_progress(seq, t, seq, t)
+        self.revision += 1
+        self.tracker.events(1, seq, t, seq, t)
 
     def add_events(self, data: Mapping[str, Any], seq: Sequence[Any], t: Sequence[Any],
                    n: int) -> None:  # fmt: skip
@@ -238,58 +246,54 @@ class LiveRun:
         for field, arr in self._y.items():
             arr[i:j] = _floats(data.get(field), n)
         self._n = j
+        self.revision += 1
         first_seq, last_seq = (seq[0], seq[-1]) if len(seq) == n else (None, None)
         first_t, last_t = (t[0], t[-1]) if len(t) == n else (None, None)
-        self._note_progress(first_seq, first_t, last_seq, last_t)
+        self.tracker.events(n, first_seq, first_t, last_seq, last_t)
 
-    def _note_progress(self, first_seq: Any, first_t: Any, last_seq: Any, last_t: Any) -> None:
-        """Track the last seq_num and the (doc time, seq_num) span the event rate comes from."""
-        self.revision += 1
-        self._t_last_event = self._clock()
-        if isinstance(last_seq, int) and not isinstance(last_seq, bool):
-            self.last_seq = max(self.last_seq, last_seq)
-        else:
-            self.last_seq = self._n
-        t1 = _number(last_t)
-        if not math.isfinite(t1):
+    def _fold(self) -> None:
+        """Fold the rows added since the last call into the bounds and the x order. Lazy, so
+        feeding pays nothing and a view reading it every tick pays O(new rows) in numpy."""
+        i, j = self._bounds_upto, self._n
+        if j <= i:
             return
-        if self._rate_origin is None:
-            t0 = _number(first_t)
-            s0 = first_seq if isinstance(first_seq, int) else self.last_seq
-            self._rate_origin = (t0 if math.isfinite(t0) else t1, int(s0))
-        self._rate_last = (t1, self.last_seq)
+        self._bounds_upto = j
+        b = self._bounds
+        for k, column in enumerate([self._x, *self._y.values()]):
+            chunk = column[i:j]
+            chunk = chunk[np.isfinite(chunk)]
+            if chunk.size:
+                lo, hi = (0, 1) if k == 0 else (2, 3)
+                b[lo], b[hi] = min(b[lo], float(chunk.min())), max(b[hi], float(chunk.max()))
+            if k == 0 and chunk.size:
+                with np.errstate(over="ignore", invalid="ignore"):  # ±1e308 steps overflow
+                    steps = np.diff(chunk if math.isnan(self._x_last) else
+                                    np.concatenate(([self._x_last], chunk)))  # fmt: skip
+                self._x_up = self._x_up and bool((steps >= 0).all())
+                self._x_down = self._x_down and bool((steps <= 0).all())
+                self._x_last = float(chunk[-1])
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float] | None:
+        """(x min, x max, y min, y max) over the finite plotted values; None before any."""
+        self._fold()
+        x0, x1, y0, y1 = self._bounds
+        return (x0, x1, y0, y1) if x0 <= x1 and y0 <= y1 else None
+
+    @property
+    def x_order(self) -> str | None:
+        """How x runs: "increasing", "decreasing", or None when it goes back and forth (a grid,
+        a return sweep). Clipping to the view needs sorted x; decimation needs monotonic x."""
+        self._fold()
+        return "increasing" if self._x_up else "decreasing" if self._x_down else None
 
     def add_stop(self, doc: Mapping[str, Any]) -> None:
         status = doc.get("exit_status")
-        self.exit_status = status if isinstance(status, str) and status else "unknown"
-        self._t_stop = self._clock()
+        self.tracker.stop(status if isinstance(status, str) and status else "unknown")
         self.revision += 1
 
-    # -- derived --------------------------------------------------------------------------------
-    def rate(self) -> float | None:
-        """Events per second of the plotted stream, from the documents' own timestamps."""
-        if self._rate_origin is None or self._rate_last is None:
-            return None
-        dt = self._rate_last[0] - self._rate_origin[0]
-        dn = self._rate_last[1] - self._rate_origin[1]
-        return dn / dt if dt > 0 and dn > 0 else None
-
     def progress(self, now: float | None = None) -> Progress:
-        now = self._clock() if now is None else now
-        end = self._t_stop if self._t_stop is not None else now
-        eta = None
-        rate = self.rate()
-        if self.num_points and not self.done:
-            remaining = max(0, self.num_points - self.last_seq)
-            if remaining == 0:
-                eta = 0.0
-            elif rate:
-                since_last = now - (self._t_last_event or now)
-                eta = max(0.0, remaining / rate - since_last)
-        return Progress(run_uid=self.uid, scan_id=self.scan_id, plan_name=self.plan_name,
-                        seq_num=self.last_seq, num_points=self.num_points,
-                        elapsed=max(0.0, end - self._t_start), eta=eta,
-                        exit_status=self.exit_status)  # fmt: skip
+        return self.tracker.snapshot(now)
 
     def to_csv(self) -> str:
         """The buffered points as CSV: x column, then one column per y field (NaN -> empty)."""
@@ -378,7 +382,8 @@ class LiveRuns:
         if not isinstance(doc.get("uid"), str):
             raise ValueError("start without a uid")
         run = LiveRun(doc, x_mode=self.x_mode, clock=self._clock)
-        self._runs.pop(run.uid, None)
+        if run.uid in self._runs:  # a repeated start document begins the run afresh
+            self._drop(self._runs[run.uid])
         self._runs[run.uid] = run
         self._evict()
         self.revision += 1
@@ -443,10 +448,12 @@ class LiveRuns:
         """Drop the oldest runs beyond ``max_runs``, finished ones before open ones."""
         while len(self._runs) > self._max_runs:
             victim = next((r for r in self._runs.values() if r.done), None)
-            victim = victim or next(iter(self._runs.values()))
-            del self._runs[victim.uid]
-            for d in victim.descriptors:
-                self._by_descriptor.pop(d, None)
-            for d in [d for d, uid in self._other_descriptors.items() if uid == victim.uid]:
-                del self._other_descriptors[d]
-            self.revision += 1
+            self._drop(victim or next(iter(self._runs.values())))
+
+    def _drop(self, run: LiveRun) -> None:
+        del self._runs[run.uid]
+        for d in run.descriptors:
+            self._by_descriptor.pop(d, None)
+        for d in [d for d, uid in self._other_descriptors.items() if uid == run.uid]:
+            del self._other_descriptors[d]
+        self.revision += 1

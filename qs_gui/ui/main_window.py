@@ -34,7 +34,9 @@ from .history_view import HistoryView
 from .lock_panel import LockPanel
 from .message_log import MessageLog
 from .notifications import attach_notifications
+from .plot_dock import PlotDock
 from .profiles_dialog import apply_profile_style, show_profiles
+from .progress_widget import ProgressWidget
 from .queue_view import QueueView
 from .status_panel import ConnectionIndicator, StatusPanel
 
@@ -113,7 +115,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.BottomDockWidgetArea, self.console)
         self.messages_dock = self._dock("Messages", "messagesDock", self.messages,
                                         Qt.BottomDockWidgetArea)
+        self.plot_dock = PlotDock(self)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.plot_dock)
         self.tabifyDockWidget(self.console, self.messages_dock)
+        self.tabifyDockWidget(self.console, self.plot_dock)
         self.console.raise_()
 
         self.indicator = ConnectionIndicator(self)
@@ -130,7 +135,10 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         bar.addWidget(self.execution_label)
         bar.addWidget(self.reason_label, 1)
+        self.scan_progress = ProgressWidget(self)
+        bar.addPermanentWidget(self.scan_progress)
         bar.addPermanentWidget(self.busy_bar)
+        self.plot_dock.progress_changed.connect(self.scan_progress.set_progress)
         self.messages.message_added.connect(self._show_message_in_status_bar)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -195,7 +203,8 @@ class MainWindow(QMainWindow):
                 else:
                     menu.addAction(self.commands.mode_actions[entry])
         self.view_menu = self.menuBar().addMenu("&View")
-        for dock in (self.entry_dock, self.status_dock, self.console, self.messages_dock):
+        for dock in (self.entry_dock, self.status_dock, self.console, self.messages_dock,
+                     self.plot_dock):
             self.view_menu.addAction(dock.toggleViewAction())
         install_help_menu(self, a, server_status=lambda: self.session.status,
                           address=lambda: self.session.api.zmq_control_addr)
@@ -322,7 +331,7 @@ class MainWindow(QMainWindow):
         if not self._layout_restored:  # default proportions, once, when sizes are known
             self._layout_restored = True
             self.resizeDocks([self.entry_dock, self.status_dock], [420, 400], Qt.Horizontal)
-            self.resizeDocks([self.console], [180], Qt.Vertical)
+            self.resizeDocks([self.console], [260], Qt.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         self.notifier.close()

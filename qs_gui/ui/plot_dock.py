@@ -2,17 +2,15 @@
 
 Why it is built this way (style-anchors §5, client-api-semantics §14):
 
-* ``feed``/``feed_many`` only append to :class:`~qs_gui.core.liverun.LiveRuns` (numpy buffers);
-  they never touch a graphics item. A 50 ms QTimer, armed by the first document after it went
-  idle, pushes the buffers into the curves with ``setData`` — one call per changed curve per
-  tick, whatever the document rate — so a 1 kHz stream costs ~20 repaints per second.
-* One ``PlotDataItem`` per (run, field), created once and kept until the run is evicted;
-  nothing is cleared and re-plotted. Older runs stay, drawn fainter; the spin box sets how many.
-* Peak downsampling and clip-to-view keep long scans cheap to draw; symbols are shown only
-  while a curve is short enough for them to help.
-* The view range is set once per tick from bounds the buffers keep incrementally, instead of
-  pyqtgraph's auto-range: that one re-ranges inside the paint and so paints every frame twice.
-  Panning or zooming by hand stops following the data; "Autoscale" resumes it.
+* ``feed``/``feed_many`` only append to :class:`~qs_gui.core.liverun.LiveRuns` (numpy buffers).
+  A 50 ms QTimer, armed by the first document after it went idle, pushes them into the curves
+  with ``setData``: one call per changed curve per tick whatever the rate (1 kHz -> 20 paints/s).
+* One ``PlotDataItem`` per (run, field), created once, kept until the run is evicted; nothing is
+  cleared and re-plotted. Older runs stay, fainter; the spin box sets how many.
+* Peak downsampling and clip-to-view keep long scans cheap, where the x order allows them.
+* The view range is set once per tick from bounds the buffers fold incrementally, not by
+  pyqtgraph's auto-range, which re-ranges inside the paint and so paints every frame twice.
+  A manual pan/zoom stops following the data; "Autoscale" resumes it.
 * Mouse moves reach the crosshair through a rate-limited ``SignalProxy``.
 """
 
@@ -20,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -39,6 +37,9 @@ from PyQt5.QtWidgets import (
 from qs_gui.core.liverun import LiveRun, LiveRuns
 from qs_gui.core.progress import Progress
 
+if TYPE_CHECKING:  # the dock only reads its counters; it never touches the socket
+    from qs_gui.client.documents import DocumentSubscriber
+
 __all__ = ["PlotDock", "KEEP_RUNS_RANGE", "FLUSH_INTERVAL_MS"]
 
 logger = logging.getLogger(__name__)
@@ -51,12 +52,6 @@ _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#
             "#17becf", "#bcbd22", "#7f7f7f")  # fmt: skip
 _FAINT_ALPHA = 70
 _MAX_ABS = 1e300  # view range clamp: pyqtgraph refuses ranges whose span is not finite
-
-
-class _Subscriber(Protocol):
-    pickle_enabled: bool
-
-    def stats(self) -> dict[str, int]: ...
 
 
 def _padded(lo: float, hi: float, pad: float = 0.05) -> tuple[float, float]:
@@ -91,16 +86,15 @@ class PlotDock(QDockWidget):
         self._bright: str | None = None  # uid of the run drawn at full strength
         self._progress_key: tuple | None = None
         self._field_colors: dict[str, int] = {}  # a field keeps its colour across runs
-        self._subscriber: _Subscriber | None = None
+        self._subscriber: DocumentSubscriber | None = None
         self.flushes = 0  # timer ticks that pushed data (for tests and benchmarks)
         self.set_data_calls = 0
         self._build()
         self._flush_interval_ms = flush_interval_ms
         self._quiet_ticks = 0
-        self._timer = QTimer(self)
+        self._timer, self._stats_timer = QTimer(self), QTimer(self)
         self._timer.setInterval(flush_interval_ms)
         self._timer.timeout.connect(self.flush)
-        self._stats_timer = QTimer(self)
         self._stats_timer.setInterval(1000)
         self._stats_timer.timeout.connect(self._update_stats)
 
@@ -152,7 +146,8 @@ class PlotDock(QDockWidget):
         item.setLabel("bottom", "")
         item.hideButtons()  # pyqtgraph's own auto-range button: "Autoscale" replaces it
         item.disableAutoRange()
-        item.getViewBox().sigRangeChangedManually.connect(self._manual_range)
+        item.getViewBox().sigRangeChangedManually.connect(  # a mouse pan/zoom: stop following
+            lambda *_: self.autoscale_button.setChecked(False))
         self._range: tuple[float, float, float, float] | None = None
         self.legend = item.addLegend(offset=(-10, 10), labelTextColor="k",
                                      brush=pg.mkBrush(255, 255, 255, 200))  # fmt: skip
@@ -163,7 +158,8 @@ class PlotDock(QDockWidget):
             line.setVisible(False)
             item.addItem(line, ignoreBounds=True)
         self._mouse_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30,
-                                           slot=self._mouse_moved)  # fmt: skip
+                                           slot=self._mouse_moved, threadSafe=False)
+        self._mouse_proxy.setParent(self)  # its timer dies with the dock, never fires after it
         layout.addWidget(self.plot, 1)
         self.stats_label = QLabel("", body)
         self.stats_label.setObjectName("streamStats")
@@ -197,7 +193,7 @@ class PlotDock(QDockWidget):
         if not self._timer.isActive():
             self._timer.start()
 
-    def attach_subscriber(self, subscriber: _Subscriber | None) -> None:
+    def attach_subscriber(self, subscriber: DocumentSubscriber | None) -> None:
         """Show the subscriber's pickle setting (as a warning) and its counters, every second."""
         self._subscriber = subscriber
         self.set_pickle_warning(bool(subscriber and subscriber.pickle_enabled))
@@ -209,7 +205,7 @@ class PlotDock(QDockWidget):
             self._stats_timer.start()
 
     def set_pickle_warning(self, enabled: bool) -> None:
-        self.pickle_warning.setVisible(enabled)
+        self.pickle_warning.setVisible(enabled)  # also used by attach_subscriber
 
     def _update_stats(self) -> None:
         if self._subscriber is None:
@@ -255,7 +251,11 @@ class PlotDock(QDockWidget):
                     curve = self._make_curve(run, field)
                 elif stale and curve.opts.get("symbol") is not None and run.n > SYMBOL_LIMIT:
                     self._style(curve, field, run.uid != self._bright, long=True)
-                self._set_reduction(curve, *reductions[run.uid])  # every run, every tick
+                clip, decimate = reductions[run.uid]  # every run, every tick (scales change)
+                if curve.opts["clipToView"] != clip:
+                    curve.setClipToView(clip)
+                if curve.opts["autoDownsample"] != decimate:
+                    curve.setDownsampling(ds=1, auto=decimate)
                 if stale:
                     curve.setData(run.x, run.y(field))
                     self.set_data_calls += 1
@@ -296,13 +296,6 @@ class PlotDock(QDockWidget):
             speck = own <= 0 or not union < own * 1e6  # (also when the union overflowed to inf)
             out[run.uid] = (order == "increasing", order is not None and not speck)
         return out
-
-    @staticmethod
-    def _set_reduction(curve: pg.PlotDataItem, clip: bool, auto: bool) -> None:
-        if curve.opts["clipToView"] != clip:
-            curve.setClipToView(clip)
-        if curve.opts["autoDownsample"] != auto:
-            curve.setDownsampling(ds=1, auto=auto)
 
     def _color_index(self, field: str) -> int:
         return self._field_colors.setdefault(field, len(self._field_colors))
@@ -374,9 +367,6 @@ class PlotDock(QDockWidget):
     @property
     def following(self) -> bool:
         return self.autoscale_button.isChecked()
-
-    def _manual_range(self, *_args: Any) -> None:
-        self.autoscale_button.setChecked(False)
 
     def _follow_data(self) -> None:
         """Set the view to the union of the kept runs' bounds (only when it changed)."""

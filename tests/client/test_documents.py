@@ -107,7 +107,7 @@ def test_json_and_msgpack_documents_are_decoded_in_order() -> None:
             docs = await collect(sub, 3)
             assert [n for n, _ in docs] == ["start", "event", "stop"]
             assert docs[1][1] == EVENT
-            assert sub.stats() == {"received": 3, "malformed": 0, "refused": 0}
+            assert sub.stats() == {"received": 3, "malformed": 0, "refused": 0, "oversized": 0}
         finally:
             sub.close()
             pub.close()
@@ -257,6 +257,43 @@ def test_next_times_out_and_drain_respects_limit() -> None:
             assert [d["seq_num"] for _, d in first + rest] == list(range(50))
             assert len(first) == 20
             assert sub.drain() == []
+        finally:
+            sub.close()
+            pub.close()
+
+    run(scenario())
+
+
+def test_oversized_frames_are_skipped_before_decoding() -> None:
+    async def scenario() -> None:
+        pub = Pub()
+        sub = DocumentSubscriber(pub.address, max_bytes=1000)
+        try:
+            await pub.join(sub)
+            big = frame("event", {**EVENT, "data": {"det1": list(range(500))}})
+            huge = b" event {" + b" " * 5_000_000 + b"}"
+            await pub.send(big, huge, frame("event", EVENT))
+            assert await collect(sub, 1) == [("event", EVENT)]  # the feed goes on
+            assert sub.oversized == 2 and sub.malformed == 0
+        finally:
+            sub.close()
+            pub.close()
+
+    run(scenario())
+
+
+def test_drain_budget_hands_back_with_a_backlog_flag() -> None:
+    async def scenario() -> None:
+        pub = Pub()
+        sub = DocumentSubscriber(pub.address)
+        try:
+            await pub.join(sub)
+            await pub.send(*[frame("event", {**EVENT, "seq_num": i}) for i in range(3000)])
+            await asyncio.sleep(0.3)
+            first = sub.drain(budget=0.0)  # stops after the first 32 reads
+            assert len(first) == 32 and sub.backlog
+            rest = sub.drain()
+            assert len(first) + len(rest) == 3000 and not sub.backlog
         finally:
             sub.close()
             pub.close()

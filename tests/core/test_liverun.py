@@ -139,7 +139,7 @@ def test_missing_values_are_nan_and_an_unknown_descriptor_is_an_orphan() -> None
     assert runs.orphans == 1
 
 
-# -- event_page, growth, bursts ---------------------------------------------------------------------
+# -- event_page, growth, bursts ----------------------------------------------------------------
 def test_event_page_is_unpacked_like_events() -> None:
     n = 300
     xs = np.linspace(0, 3, n)
@@ -174,7 +174,7 @@ def test_1khz_burst_fills_doubling_buffers_fast() -> None:
     np.testing.assert_allclose(run.y("det1"), np.arange(1, n + 1))
     assert run._x.size >= n and run._x.size & (run._x.size - 1) == 0  # a power-of-two capacity
     assert elapsed < 0.5, f"1000 events took {elapsed:.3f} s"  # ~10 µs each in practice
-    assert run.rate() == pytest.approx(1000, rel=1e-6)
+    assert run.tracker.rate() == pytest.approx(1000, rel=1e-6)
     p = run.progress(clock.now)
     assert p.fraction == pytest.approx(0.5)
     assert p.eta == pytest.approx(1.0, rel=1e-3)  # 1000 points left at 1 kHz
@@ -187,6 +187,24 @@ def test_views_handed_out_stay_valid_after_growth() -> None:
     before = view.copy()
     runs.feed_many([("event", event(i, {"motor": 0.0, "det1": 1.0})) for i in range(4, 500)])
     np.testing.assert_array_equal(view, before)
+
+
+@pytest.mark.parametrize("xs, order", [
+    ([1, 2, 2, 3], "increasing"), ([3, 2, 1], "decreasing"), ([0, 1, 0, 1], None),
+    ([1, None, 2, "x", 3], "increasing"), ([5], "increasing"),
+    ([-1.7e308, 1.7e308, 0.0], None)])  # fmt: skip
+def test_x_order_and_bounds_are_folded_incrementally(xs: list, order: str | None) -> None:
+    runs = LiveRuns()
+    runs.feed_many([("start", start()), ("descriptor", descriptor())])
+    for i, x in enumerate(xs[:2], 1):  # read in between: the fold continues across calls
+        runs.feed("event", event(i, {"motor": x, "det1": 1.0}))
+    runs.current.bounds  # noqa: B018 (a read folds the rows so far)
+    for i, x in enumerate(xs[2:], 3):
+        runs.feed("event", event(i, {"motor": x, "det1": 2.0}))
+    run = runs.current
+    assert run.x_order == order
+    finite = [x for x in xs if isinstance(x, (int, float))]
+    assert run.bounds == (min(finite), max(finite), 1.0, 2.0 if len(xs) > 2 else 1.0)
 
 
 # -- progress -------------------------------------------------------------------------------------

@@ -37,7 +37,10 @@ from qs_gui.ui.plot_dock import PlotDock  # noqa: E402
 from qs_gui.ui.progress_widget import ProgressWidget  # noqa: E402
 from tests.helpers import process_alive  # noqa: E402
 from tests.integration._support import client_for  # noqa: E402
-from tests.ui.qt_async import qloop, run, until  # noqa: E402, F401 (fixture)
+from tests.ui import qt_async  # noqa: E402
+from tests.ui.qt_async import run, until  # noqa: E402
+
+qloop = qt_async.qloop  # the Pattern A loop fixture (tests/ui/conftest.py is not in scope here)
 
 pytestmark = pytest.mark.server
 SHOTS = Path(os.environ.get("QS_GUI_SCREENSHOTS", Path(__file__).resolve().parents[2]

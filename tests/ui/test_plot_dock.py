@@ -9,6 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import asyncio  # noqa: E402
 import csv  # noqa: E402
+import gc  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -20,7 +21,7 @@ import pytest  # noqa: E402
 import zmq  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from PyQt5.QtCore import Qt, QTimer  # noqa: E402
+from PyQt5.QtCore import QPointF, Qt, QTimer  # noqa: E402
 from PyQt5.QtGui import QImage  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 
@@ -93,6 +94,20 @@ def test_curves_are_created_once_and_flushes_coalesce(dock: PlotDock, qtbot: QtB
     assert curves[("r1", "det1")].opts["symbol"] is None  # symbols dropped for long curves
 
 
+def test_timer_stops_when_idle_and_slows_for_a_quiet_open_run(dock: PlotDock) -> None:
+    dock.feed_many(scan_docs(3)[:-1])  # no stop document: the run stays open
+    assert dock._timer.isActive() and dock._timer.interval() == 50
+    for _ in range(60):
+        dock.flush()
+    assert dock._timer.isActive() and dock._timer.interval() == 1000  # elapsed text only
+    dock.feed("event", event(4, {"motor": 0.5, "det1": 1.0}))
+    assert dock._timer.interval() == 50
+    dock.feed("stop", stop())
+    dock.flush()
+    dock.flush()
+    assert not dock._timer.isActive()
+
+
 def test_older_runs_fade_and_the_spin_box_evicts_their_curves(dock: PlotDock) -> None:
     for k in range(3):
         dock.feed_many(scan_docs(5, run=f"r{k}", desc=f"d{k}", scan_id=k + 1))
@@ -108,6 +123,43 @@ def test_older_runs_fade_and_the_spin_box_evicts_their_curves(dock: PlotDock) ->
     assert len(items) == 1
 
 
+def test_view_follows_the_data_until_the_operator_zooms(dock: PlotDock) -> None:
+    view = dock.plot.getPlotItem().getViewBox()
+    dock.feed_many(scan_docs(1)[:3])  # a single point: a zero-size range must not break
+    dock.flush()
+    dock.feed_many(scan_docs(10, run="r2", desc="d2"))
+    dock.flush()
+    (x0, x1), (y0, y1) = view.viewRange()
+    assert x0 <= -1 and x1 >= 1 and y0 <= -5 and y1 >= 5 and x1 - x0 < 3
+    assert dock.following
+    view.sigRangeChangedManually.emit([True, True])  # what a mouse zoom or pan emits
+    assert not dock.following and not dock.autoscale_button.isChecked()
+    dock.feed("event", event(11, {"motor": 40.0, "det1": 1.0}, desc="d2"))
+    dock.flush()
+    assert view.viewRange()[0][1] < 40  # left where the operator put it
+    dock.autoscale_button.click()
+    assert dock.following and view.viewRange()[0][1] >= 40
+
+
+@pytest.mark.parametrize("xs, clip, decimate", [
+    (np.linspace(-1, 1, 50), True, True),  # the usual scan
+    (np.linspace(1, -1, 50), False, True),  # scanned downwards: clip-to-view needs sorted x
+    (np.tile(np.linspace(0, 1, 10), 5), False, False)])  # a grid: x goes back and forth
+def test_reduction_matches_the_x_order(dock: PlotDock, xs: np.ndarray, clip: bool,
+                                       decimate: bool) -> None:  # fmt: skip
+    dock.feed_many([("start", start(num_points=len(xs))), ("descriptor", descriptor())])
+    dock.feed_many([("event", event(i + 1, {"motor": x, "det1": x * x}))
+                    for i, x in enumerate(xs)])  # fmt: skip
+    dock.flush()
+    curve = dock.curve("r1", "det1")
+    assert (curve.opts["clipToView"], curve.opts["autoDownsample"]) == (clip, decimate)
+    view = dock.plot.getPlotItem().getViewBox()
+    view.setRange(xRange=(0.35, 0.65), padding=0)  # zoomed in: every sweep stays drawn
+    x, y = curve.getData()
+    drawn = np.unique(y[(x >= 0.35) & (x <= 0.65)])
+    assert np.allclose(drawn, np.unique(xs[(xs >= 0.35) & (xs <= 0.65)] ** 2))
+
+
 def test_crosshair_reads_the_nearest_point(dock: PlotDock, qtbot: QtBot) -> None:
     dock.feed_many(scan_docs(10))
     dock.flush()
@@ -116,7 +168,7 @@ def test_crosshair_reads_the_nearest_point(dock: PlotDock, qtbot: QtBot) -> None
     assert got is not None
     assert got[0] == pytest.approx(1 / 9) and got[1] == pytest.approx(5 / 9)
     # the same through the scene's rate-limited mouse signal
-    scene_pos = dock.map_to_scene(-1.0, -5.0)
+    scene_pos = dock.plot.getPlotItem().getViewBox().mapViewToScene(QPointF(-1.0, -5.0))
     dock.plot.scene().sigMouseMoved.emit(scene_pos)
     qtbot.waitUntil(lambda: dock.readout.text().startswith("x = -1, y = -5"), timeout=2000)
     assert "det1, #7 scan" in dock.readout.text()
@@ -129,9 +181,35 @@ def test_export_png_and_csv(dock: PlotDock, tmp_path: Path) -> None:
     png = dock.export_png(tmp_path / "plot.png")
     image = QImage(str(png))
     assert not image.isNull() and image.width() > 100
-    rows = list(csv.reader(open(dock.export_csv(tmp_path / "run.csv"), encoding="utf-8")))
+    with open(dock.export_csv(tmp_path / "run.csv"), encoding="utf-8") as f:
+        rows = list(csv.reader(f))
     assert rows[0] == ["motor", "det1"] and len(rows) == 11
     assert float(rows[1][0]) == -1.0 and float(rows[-1][1]) == 5.0
+
+
+def test_export_buttons_ask_for_a_file_and_report(dock: PlotDock, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from qs_gui.ui import plot_dock as module
+
+    dock.csv_button.click()
+    assert dock.readout.text() == "Nothing to export yet"
+    dock.feed_many(scan_docs(4))
+    asked: list[str] = []
+
+    def fake_dialog(_parent: Any, _title: str, name: str, _filter: str) -> tuple[str, str]:
+        asked.append(name)
+        return str(tmp_path / name), ""
+
+    monkeypatch.setattr(module.QFileDialog, "getSaveFileName", fake_dialog)
+    dock.csv_button.click()
+    dock.png_button.click()
+    assert asked == ["scan_7.csv", "scan_7.png"]
+    assert (tmp_path / "scan_7.csv").stat().st_size > 0 and (tmp_path / "scan_7.png").exists()
+    assert dock.readout.text() == f"Saved {tmp_path / 'scan_7.png'}"
+    monkeypatch.setattr(module.QFileDialog, "getSaveFileName",
+                        lambda *a: (str(tmp_path / "missing" / "x.csv"), ""))  # fmt: skip
+    dock.csv_button.click()
+    assert dock.readout.text().startswith("Export failed:")
 
 
 def test_pickle_warning_and_stream_counters(dock: PlotDock) -> None:
@@ -193,13 +271,36 @@ _docs = st.fixed_dictionaries({
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(st.lists(st.tuples(st.sampled_from(["start", "descriptor", "event", "event_page", "stop",
                                            "bogus"]), _docs | st.none()), max_size=20))
-def test_garbage_never_raises_out_of_feed_or_flush(dock: PlotDock, docs: list) -> None:
-    dock.feed_many(scan_docs(3, run="r1", desc="d1"))
+def test_garbage_never_raises_out_of_feed_or_flush(qtbot: QtBot, docs: list) -> None:
+    """A fresh dock per example (deterministic); Qt slot errors fail the test via pytest-qt."""
+    dock = PlotDock(max_runs=3)
+    qtbot.addWidget(dock)
+    dock.resize(500, 300)
+    dock.show()
+    dock.feed_many(scan_docs(3, run="r0", desc="d0"))  # a sane earlier run next to the garbage
+    dock.flush()
+    dock.feed_many(scan_docs(3, run="r1", desc="d1")[:-1])
     dock.feed_many(docs)
     for name, doc in docs[:3]:
         dock.feed(name, doc)
     dock.flush()
+    dock.plot.repaint()  # paint-time work (decimation, clipping) runs here
     dock.show_nearest(0.0, 0.0)
+    dock.close()
+
+
+def test_runs_of_wildly_different_x_scales_do_not_break_decimation(dock: PlotDock,
+                                                                   qtbot: QtBot) -> None:
+    dock.feed_many(scan_docs(10, run="a", desc="da"))  # x from -1 to 1
+    dock.flush()
+    dock.feed_many([("start", start("b", num_points=3)), ("descriptor", descriptor("b", "db")),
+                    *[("event", event(i, {"motor": x, "det1": 1.0}, desc="db"))
+                      for i, x in enumerate([0.0, 1e20, 1e30], 1)]])  # fmt: skip
+    dock.flush()
+    dock.plot.repaint()
+    qtbot.wait(10)
+    assert dock.curve("a", "det1").opts["autoDownsample"] is False  # a speck at this scale
+    assert dock.curve("b", "det1").opts["autoDownsample"] is True
 
 
 # -- a live 1 kHz stream on the qasync loop ------------------------------------------------------
@@ -246,6 +347,7 @@ def test_live_1khz_stream_is_plotted_without_stalling_the_loop(dock: PlotDock, q
     heartbeat.setTimerType(Qt.PreciseTimer)
     heartbeat.setInterval(10)
     heartbeat.timeout.connect(beat)
+    gc.collect()  # not this test's garbage: earlier tests' widgets would be scanned mid-stream
 
     async def scenario() -> None:
         sub = DocumentSubscriber(box[0])
@@ -259,7 +361,7 @@ def test_live_1khz_stream_is_plotted_without_stalling_the_loop(dock: PlotDock, q
             await until(lambda: dock.progress is not None and dock.progress.done, timeout=10,
                         message=lambda: f"{sub.stats()} progress={dock.progress}")
             await until(lambda: dock.curve("r1", "det1") is not None
-                        and len(dock.curve("r1", "det1").getOriginalDataset()[0]) == 2000, timeout=2)
+                        and len(curve_xy(dock, "r1", "det1")[0]) == 2000, timeout=2)
         finally:
             heartbeat.stop()
             await pump.stop()
