@@ -5,6 +5,12 @@ Same method names, parameters, return dicts and exceptions as
 background tasks or timers, caller bugs are not reported as timeouts, bulk requests get a timeout
 scaled to the item counts in the last status, and a read-only mode refuses mutating calls before
 anything is sent.
+
+Performance (docs/performance.md): bulk replies are decoded without blocking the event loop
+(``jsonstream``), on their own REQ socket so urgent requests are not queued behind them
+(``transport``); cached replies over 4 MB are kept compressed; with
+``reuse_unchanged_items=True``, ``history_get`` hands back the previous reply's item objects for
+entries that did not change (replies then share objects: treat them as read-only).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import copy
 import os
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,11 +32,14 @@ from .exceptions import (
     WaitCancelError,
     WaitTimeoutError,
 )
+from .jsonstream import Reuse
 from .monitor import InfoMonitor
 from .params import RE_RUNS_OPTIONS, RequestBuilder
 from .transport import Transport, TransportTimeout, ZMQTransport, validate_curve_key
 
 DEFAULT_CONTROL_ADDR = "tcp://localhost:60615"
+#: cached replies larger than this are kept compressed (see ``REManagerAPI._cached``)
+RAW_CACHE_LIMIT = 4 * 1024 * 1024
 DEFAULT_INFO_ADDR = "tcp://localhost:60625"
 
 #: Methods that never change server state; the only ones a read-only client sends.
@@ -45,6 +55,39 @@ def is_success(response: Any) -> bool:
     if isinstance(response, Mapping):
         return bool(response.get("success", True))
     return not isinstance(response, str) and hasattr(response, "__iter__")
+
+
+def _item_uid(item: Any) -> Any:
+    """Reuse key: the uid (a re-run shares it, but then the equality check fails and the new
+    object is kept); the uid string is already in memory, so the index costs no new keys."""
+    return item.get("item_uid")
+
+
+class _Shared:
+    """A cached reply whose items are shared between replies (``reuse_unchanged_items``): a
+    hit returns a new top-level dict and a new list of the same item objects."""
+
+    __slots__ = ("reply",)
+
+    def __init__(self, reply: Mapping[str, Any]):
+        self.reply = reply
+
+    def copy(self) -> dict[str, Any]:
+        reply = dict(self.reply)
+        reply["items"] = list(reply["items"])
+        return reply
+
+
+class _Compressed:
+    """A cached raw reply, zlib-compressed (built and expanded in a worker thread)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, raw: bytes):
+        self.data = zlib.compress(raw, 1)
+
+    def expand(self) -> bytes:
+        return zlib.decompress(self.data)
 
 
 class REManagerAPI(RequestBuilder):
@@ -66,6 +109,7 @@ class REManagerAPI(RequestBuilder):
         request_fail_exceptions: bool = True, status_expiration_period: float = 0.5,
         status_polling_period: float = 1.0, loop: Any = None, read_only: bool = False,
         transport: Transport | None = None, bulk_timeout_per_item: float = 2e-4,
+        reuse_unchanged_items: bool = False,
     ):
         super().__init__()
         env = os.environ
@@ -90,7 +134,10 @@ class REManagerAPI(RequestBuilder):
         self._status_current: dict[str, Any] | None = None
         self._status_timestamp: float | None = None
         self._status_lock = None
-        self._cache: dict[str, tuple[Any, bytes]] = {}  # name -> (uid, raw reply)
+        self._cache: dict[str, tuple[Any, Any]] = {}  # name -> (uid, raw or _Compressed)
+        # history_get: items equal to the previous reply's are handed back as those objects
+        self._reuse: dict[str, Reuse] = (
+            {"history": Reuse(_item_uid)} if reuse_unchanged_items else {})
         self._monitors: list[InfoMonitor] = []
         self._closed = False
 
@@ -127,14 +174,18 @@ class REManagerAPI(RequestBuilder):
 
     # -- the request path -------------------------------------------------------------------
     async def _send(self, method: str, params: Mapping[str, Any] | None = None, *,
-                    timeout: float | None = None) -> tuple[Any, bytes]:
+                    timeout: float | None = None,
+                    reuse: Reuse | None = None) -> tuple[Any, bytes]:
         if self._closed:
             raise ClientClosedError("The client is closed")
         if self._read_only and method not in READ_ONLY_METHODS:
             raise ReadOnlyError(f"Read-only (monitor) mode: {method!r} was not sent")
         request = {"method": method, "params": params}
+        extra = {"reuse": reuse} if reuse is not None and getattr(
+            self._transport, "supports_reuse", False) else {}
         try:
-            response, raw = await self._transport.request(method, params or {}, timeout=timeout)
+            response, raw = await self._transport.request(method, params or {}, timeout=timeout,
+                                                          **extra)
         except TransportTimeout as ex:
             raise RequestTimeoutError(ex, request) from ex
         if self._request_fail_exceptions and not is_success(response):
@@ -165,15 +216,53 @@ class REManagerAPI(RequestBuilder):
         """Return the cached reply while ``uid`` is unchanged; fetch it otherwise.
 
         Replies are cached as raw bytes: a hit decodes a fresh copy (faster than deepcopy
-        for a 10,000-item queue, and callers may mutate what they get).
+        for a 10,000-item queue, and callers may mutate what they get). Replies over
+        ``RAW_CACHE_LIMIT`` bytes (a 100,000-item history is ~40 MB) are kept zlib-compressed,
+        compressed and decompressed in a worker thread (zlib releases the GIL), so the cache
+        costs a fifth of the memory and the loop never waits for it. With
+        ``reuse_unchanged_items`` the items are shared between replies anyway, so the decoded
+        reply itself is kept (no copy at all) and a hit costs a list copy.
         """
+        reuse = self._reuse.get(name)
         hit = self._cache.get(name)
         if hit is not None and hit[0] == uid and uid is not None:
-            return self._transport.decode(hit[1])
-        response, raw = await self._send(method, params, timeout=timeout)
+            cached = hit[1]
+            if isinstance(cached, _Shared):  # items are shared anyway (reuse): no decoding
+                return cached.copy()
+            if isinstance(cached, _Compressed):
+                cached = await asyncio.get_running_loop().run_in_executor(None, cached.expand)
+            return await self._decode_async(cached, reuse)
+        response, raw = await self._send(method, params, timeout=timeout, reuse=reuse)
         if isinstance(response, Mapping) and response.get("success") is True:
-            self._cache[name] = (uid, raw)
+            if reuse is not None and isinstance(response.get("items"), list):
+                self._cache[name] = (uid, _Shared(response))
+            else:
+                entry = (uid, raw)
+                self._cache[name] = entry
+                if len(raw) > RAW_CACHE_LIMIT:
+                    self._compress_later(name, entry)
         return response
+
+    def _compress_later(self, name: str, entry: tuple[Any, bytes]) -> None:
+        """Replace a big cached reply by its compressed form, computed in a worker thread;
+        the caller gets its reply at once (a future, not a task: the API runs no tasks)."""
+        future = asyncio.get_running_loop().run_in_executor(None, _Compressed, entry[1])
+
+        def store(fut: asyncio.Future) -> None:
+            if fut.cancelled() or fut.exception() is not None:
+                return
+            if self._cache.get(name) is entry:  # not replaced or dropped meanwhile
+                self._cache[name] = (entry[0], fut.result())
+
+        future.add_done_callback(store)
+
+    async def _decode_async(self, raw: bytes, reuse: Reuse | None = None) -> Any:
+        decode_async = getattr(self._transport, "decode_async", None)
+        if decode_async is not None:
+            if reuse is not None and getattr(self._transport, "supports_reuse", False):
+                return await decode_async(raw, reuse)
+            return await decode_async(raw)
+        return self._transport.decode(raw)
 
     # -- status -----------------------------------------------------------------------------
     def update_status(self, status: Mapping[str, Any]) -> None:

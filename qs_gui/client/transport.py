@@ -1,9 +1,24 @@
-"""0MQ REQ transport: one request at a time, a timeout per request, a fresh socket after failure.
+"""0MQ REQ transport: a timeout per request, a fresh socket after failure, two lanes.
 
-The RE Manager serves one REP socket serially, so requests are serialised behind a lock. A REQ
-socket is unusable after a missed reply (the next send raises EFSM), so any failure, timeout or
-cancellation closes it with linger 0 and the next request opens a new one. Sockets and the context
-are created lazily inside the running loop, so a transport can be built before the loop starts.
+A REQ socket carries one request at a time, so each socket's requests are serialised behind a
+lock. A REQ socket is unusable after a missed reply (the next send raises EFSM), so any failure,
+timeout or cancellation closes it with linger 0 and the next request opens a new one. Sockets and
+the context are created lazily inside the running loop, so a transport can be built before the
+loop starts.
+
+Two lanes: bulk reads (``queue_get``, ``history_get``, the plan and device lists) are serialised
+on one lock, everything else on another, and each exchange borrows an idle REQ socket from a
+small pool (a second socket is opened only when both lanes are busy at once). The RE Manager
+serves its REP socket serially, so an urgent request (Execute now, pause, abort) sent while the
+server is busy with a 100,000-item ``history_get`` still waits for the server, but no longer for
+the client: it is already queued in the server when the bulk request finishes, instead of
+waiting on the client's lock until the reply is received and decoded. While a bulk request is
+in flight, the main lane's deadline is extended by the time the server spends on it (the wait
+is the server's, not a lost reply), and :attr:`ZMQTransport.in_flight` reports the bulk request,
+so a liveness watchdog waits for it instead of concluding that the server is dead.
+
+Bulk replies above :data:`~qs_gui.client.jsonstream.SMALL` are decoded with
+:func:`~qs_gui.client.jsonstream.loads_async`, which yields to the loop every few milliseconds.
 """
 
 from __future__ import annotations
@@ -20,10 +35,17 @@ import zmq.asyncio
 import zmq.utils.z85
 
 from .exceptions import ClientClosedError
+from .jsonstream import SMALL, Reuse, loads_async
 
 logger = logging.getLogger(__name__)
 
 ENCODINGS = ("json", "msgpack")
+
+#: read-only requests whose replies scale with the queue/history/plan/device counts
+BULK_METHODS = frozenset({
+    "queue_get", "history_get", "plans_allowed", "devices_allowed", "plans_existing",
+    "devices_existing",
+})
 
 
 class TransportTimeout(Exception):
@@ -89,24 +111,60 @@ class Codec:
 
         return msgpack.unpackb(raw)
 
+    async def decode_async(self, raw: bytes, reuse: Reuse | None = None) -> Any:
+        """Like :meth:`decode`, yielding to the loop while a big JSON reply is parsed (and
+        handing back unchanged items of the previous reply with ``reuse``)."""
+        if self.encoding == "json" and (len(raw) > SMALL or reuse is not None):
+            return await loads_async(raw, freeze=True, reuse=reuse)
+        return self.decode(raw)
+
+
+class _Lane:
+    """A queue of exchanges (one at a time) and the one in flight."""
+
+    __slots__ = ("name", "lock", "in_flight", "last_done")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.lock: asyncio.Lock | None = None
+        self.in_flight: tuple[str, float] | None = None  # (method, monotonic send time)
+        self.last_done = 0.0  # monotonic time the last exchange ended
+
 
 class ZMQTransport:
-    """REQ client for the RE Manager control socket."""
+    """REQ client for the RE Manager control socket (a main lane and a bulk lane)."""
 
     def __init__(self, address: str, *, timeout_recv: float = 2.0, timeout_send: float = 0.5,
-                 public_key: str | None = None, encoding: str = "json"):
+                 public_key: str | None = None, encoding: str = "json",
+                 bulk_lane: bool = True):
         self.address = address
         self.timeout_recv = float(timeout_recv)
         self.timeout_send = float(timeout_send)
         self.public_key = validate_curve_key(public_key) if public_key else None
         self.codec = Codec(encoding)
+        self.bulk_lane = bool(bulk_lane)
         self._ctx: zmq.asyncio.Context | None = None
-        self._socket: zmq.asyncio.Socket | None = None
-        self._lock: asyncio.Lock | None = None
+        self._main = _Lane("main")
+        self._bulk = _Lane("bulk") if self.bulk_lane else self._main
+        self._idle: list[zmq.asyncio.Socket] = []  # connected REQ sockets not in use
+        self._busy: set[zmq.asyncio.Socket] = set()
         self._closed = False
         self.sockets_created = 0  # observable by tests: a failure must produce a new socket
-        #: (method, monotonic start) of the request awaiting its reply, for liveness checks
-        self.in_flight: tuple[str, float] | None = None
+
+    @property
+    def in_flight(self) -> tuple[str, float] | None:
+        """(method, start) of a request awaiting its reply, for liveness checks.
+
+        A bulk request in flight is reported first (the server may legitimately need seconds
+        for it). A main-lane request that was queued in the server behind a bulk request is
+        reported as started when the bulk one finished: before that the server was busy."""
+        bulk, main = self._bulk.in_flight, self._main.in_flight
+        if bulk is not None:
+            return bulk
+        if main is not None and self._bulk is not self._main:
+            method, sent = main
+            return method, max(sent, self._bulk.last_done)
+        return main
 
     # -- socket lifecycle -------------------------------------------------------------------
     def _open_socket(self) -> zmq.asyncio.Socket:
@@ -125,13 +183,26 @@ class ZMQTransport:
         self.sockets_created += 1
         return sock
 
+    def _take_socket(self) -> zmq.asyncio.Socket:
+        sock = self._idle.pop() if self._idle else self._open_socket()
+        self._busy.add(sock)
+        return sock
+
+    def _give_back(self, sock: zmq.asyncio.Socket, healthy: bool) -> None:
+        self._busy.discard(sock)
+        if healthy and not self._closed:
+            self._idle.append(sock)
+        else:  # a REQ socket that missed its reply is stuck: never reuse it
+            sock.close(linger=0)
+
     def _drop_socket(self) -> None:
-        if self._socket is not None:
-            self._socket.close(linger=0)
-            self._socket = None
+        for sock in [*self._idle, *self._busy]:
+            sock.close(linger=0)
+        self._idle.clear()
+        self._busy.clear()
 
     def close(self) -> None:
-        """Release the socket and the context; later requests raise ClientClosedError."""
+        """Release the sockets and the context; later requests raise ClientClosedError."""
         self._closed = True
         self._drop_socket()
         if self._ctx is not None:
@@ -146,8 +217,28 @@ class ZMQTransport:
     def decode(self, raw: bytes) -> Any:
         return self.codec.decode(raw)
 
+    #: ``request`` and ``decode_async`` accept ``reuse=`` (see jsonstream.Reuse)
+    supports_reuse = True
+
+    async def decode_async(self, raw: bytes, reuse: Reuse | None = None) -> Any:
+        """Decode a (possibly huge) reply without blocking the loop for long."""
+        return await self.codec.decode_async(raw, reuse)
+
+    def _server_busy_until(self, lane: _Lane, sent: float) -> float | None:
+        """When the main lane's request waits behind a bulk request the server was already
+        serving: now, while that bulk request is in flight; or the time its reply came."""
+        bulk = self._bulk
+        if lane is bulk or bulk is self._main:
+            return None
+        if bulk.in_flight is not None and bulk.in_flight[1] <= sent:
+            return time.monotonic()
+        if bulk.last_done >= sent:
+            return bulk.last_done
+        return None
+
     async def request(self, method: str, params: Mapping[str, Any], *,
-                      timeout: float | None = None) -> tuple[Any, bytes]:
+                      timeout: float | None = None,
+                      reuse: Reuse | None = None) -> tuple[Any, bytes]:
         """Send one request; return (decoded reply, raw reply bytes).
 
         Raises TransportTimeout on any communication failure, TypeError/ValueError for
@@ -157,16 +248,17 @@ class ZMQTransport:
             raise ClientClosedError("The client is closed")
         data = self.codec.encode({"method": method, "params": dict(params)})
         timeout = self.timeout_recv if timeout is None else float(timeout)
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
+        lane = self._bulk if method in BULK_METHODS else self._main
+        if lane.lock is None:
+            lane.lock = asyncio.Lock()
+        async with lane.lock:
             if self._closed:
                 raise ClientClosedError("The client is closed")
-            if self._socket is None:
-                self._socket = self._open_socket()
-            sock = self._socket
-            deadline = time.monotonic() + timeout
-            self.in_flight = (method, time.monotonic())
+            sock = self._take_socket()
+            healthy = False
+            sent = time.monotonic()
+            deadline = sent + timeout
+            lane.in_flight = (method, sent)
             try:
                 # One deadline for the whole exchange: a REQ send can block while the peer is
                 # gone (SNDTIMEO does not apply to awaited sends).
@@ -175,24 +267,30 @@ class ZMQTransport:
                 except asyncio.TimeoutError:
                     raise TransportTimeout(
                         f"could not send to {self.address} within {timeout:g} s") from None
-                remaining = max(0.0, deadline - time.monotonic())
-                if not await sock.poll(int(remaining * 1000), zmq.POLLIN):
-                    raise TransportTimeout(f"no reply from {self.address} within {timeout:g} s")
+                while True:
+                    remaining = max(0.0, deadline - time.monotonic())
+                    if await sock.poll(int(remaining * 1000), zmq.POLLIN):
+                        break
+                    busy = self._server_busy_until(lane, sent)
+                    if busy is None or busy + timeout <= time.monotonic():
+                        raise TransportTimeout(
+                            f"no reply from {self.address} within {timeout:g} s")
+                    deadline = busy + timeout  # the server was serving our bulk request
                 raw = await sock.recv(copy=True)
-            except TransportTimeout:
-                self._drop_socket()
-                raise
+                healthy = True
             except zmq.ZMQError as ex:
-                self._drop_socket()
                 raise TransportTimeout(f"ZMQ communication error: {ex}") from ex
-            except BaseException:
-                # Cancelled mid-exchange: the REQ state machine is stuck, start afresh.
-                self._drop_socket()
-                raise
             finally:
-                self.in_flight = None
+                # Any failure (timeout, error, cancellation mid-exchange) leaves the REQ state
+                # machine stuck: that socket is closed and the next exchange opens a new one.
+                self._give_back(sock, healthy)
+                lane.in_flight = None
+                lane.last_done = time.monotonic()
         try:
-            reply = self.codec.decode(raw)
+            if lane is self._bulk or reuse is not None:
+                reply = await self.codec.decode_async(raw, reuse)
+            else:
+                reply = self.codec.decode(raw)
         except Exception as ex:
             raise TransportTimeout(f"malformed reply to {method!r}: {ex}") from ex
         return reply, raw

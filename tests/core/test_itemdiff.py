@@ -19,6 +19,7 @@ from qs_gui.core.itemdiff import (
     diff_history,
     format_duration,
     format_time,
+    history_identities,
     param_summary,
 )
 
@@ -213,6 +214,27 @@ def test_history_trim_and_append_roundtrip(start, n_new, size):
     replaced = 0 < size <= start and n_new > 0
     assert any(isinstance(op, Reset) for op in ops) == replaced
     assert len(ops) <= 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 6), st.integers(0, 5), st.integers(0, 6), st.booleans())
+def test_history_diff_with_known_identities_is_the_same(start, n_new, size, rerun):
+    old = H[:size]
+    new = old[min(start, size) :] + [hist(f"n{i}", 500.0 + i) for i in range(n_new)]
+    if rerun and old:
+        new.append(hist(old[0]["item_uid"], 900.0))  # a re-run: repeated uid, new identity
+    ids_old, ids_new = history_identities(old), history_identities(new)
+    assert diff_history(old, new, old_ids=ids_old, new_ids=ids_new) == diff_history(old, new)
+
+
+def test_history_identities_fast_path_and_fallback():
+    from collections import UserDict
+
+    odd = [UserDict(H[0]), {"item_uid": "x", "result": "not a dict"}, {"item_uid": "y"}]
+    assert history_identities(H[:2]) == [("h0", 100.0), ("h1", 101.0)]
+    assert history_identities(odd) == [("h0", 100.0), ("x", None), ("y", None)]
+    with pytest.raises(ValueError):
+        diff_history(H, H[1:], old_ids=[], new_ids=history_identities(H[1:]))
 
 
 # -- display helpers -----------------------------------------------------------------------------

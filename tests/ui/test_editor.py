@@ -128,6 +128,23 @@ def test_float_accepts_scientific_and_min_max(editor: ItemEditor, qtbot: QtBot) 
     assert positions.error.text() == editor.current_error() and _shown(positions.error)
 
 
+def test_int_refuses_group_separators(editor: ItemEditor, qtbot: QtBot) -> None:
+    """QSpinBox takes "1,2" as acceptable in the C locale (group separator); found by the
+    typing fuzz test: it must be an inline error, never an exception or a sent value."""
+    editor.picker.choose("count")
+    editor.form.rows["detectors"].typed.check("det1")
+    num = editor.form.rows["num"].typed
+    assert isinstance(num, IntField)
+    for text in ("1,2", "1 000", "0x10", "3.0"):
+        num.spin.lineEdit().setText(text)
+        num.spin.lineEdit().textEdited.emit(text)
+        assert editor.current_item() is None, text
+        assert editor.current_error().startswith("num: must be an integer"), (
+            text, editor.current_error())
+    type_into(qtbot, num, "12")
+    assert editor.current_item()["kwargs"]["num"] == 12
+
+
 def test_unknown_loaded_values_fall_back_to_literals(editor: ItemEditor) -> None:
     item = {"item_type": "plan", "name": "count", "args": [["det1", "nope"], 2.5],
             "kwargs": {"delay": [1, 2], "zzz": 1}}  # fmt: skip

@@ -156,18 +156,33 @@ def test_random_snapshots_match_the_server(checked, snapshots):
     assert [e for e in rec.take() if e == ("reset",)] == ([("reset",)] if snapshots else [])
 
 
-def test_data_reads_cached_strings_for_10000_rows(checked, monkeypatch):
+def test_display_strings_computed_once_on_first_paint_for_10000_rows(checked, monkeypatch):
+    """Loading 10,000 rows computes no summaries (that would stall the first display); a row's
+    strings are computed when it is first painted and read from the cache on every later paint;
+    a one-row insert computes at most the new row's."""
     model = checked(QueueModel())
     big = [item(f"b{i}", num=i) for i in range(10_000)]
-    model.set_queue(big, {})
     calls = []
-    monkeypatch.setattr(item_models, "param_summary", lambda *a, **k: calls.append(a) or "")
-    for r in range(0, 10_000, 7):
+    real = item_models.param_summary
+    monkeypatch.setattr(item_models, "param_summary",
+                        lambda *a, **k: calls.append(a) or real(*a, **k))
+    model.set_queue(big, {})
+    assert len(calls) <= 10  # the model tester peeks at a few rows; nothing else is computed
+    painted = range(0, 10_000, 7)
+    for r in painted:
         assert model.data(model.index(r, QueueModel.PARAMS)).startswith("det1, det2 · num=")
-    assert calls == []  # nothing recomputed per paint
+    first_paint = len(calls)
+    assert first_paint <= 10 + len(painted)
+    for r in painted:  # repaint: nothing recomputed
+        assert model.data(model.index(r, QueueModel.PARAMS)).startswith("det1, det2 · num=")
+    assert len(calls) == first_paint
     rec = Recorder(model)
     model.set_queue(big[:5000] + [item("new")] + big[5000:], {})
-    assert rec.take() == [("inserted", 5000, 5000)] and len(calls) == 1
+    assert rec.take() == [("inserted", 5000, 5000)]
+    assert len(calls) - first_paint <= 3  # at most what the model tester peeks at
+    assert model.data(model.index(5000, QueueModel.PARAMS)) == "det1, det2 · num=1, delay=0.5"
+    assert model.data(model.index(5001, QueueModel.PARAMS)).startswith("det1, det2 · num=5000")
+    assert len(calls) - first_paint <= 4
 
 
 # -- running item --------------------------------------------------------------------------------
@@ -346,3 +361,69 @@ def test_history_incremental_append_trim_and_repeated_uid(qtbot, checked):
     assert [i.row() for i in view.selectionModel().selectedRows()] == [1]
     model.set_history([])
     assert rec.take() == [("removed", 0, 1)]
+
+
+# -- big histories: sliced loading, memory, search texts ------------------------------------------
+
+
+@pytest.fixture
+def small_slices(monkeypatch):
+    monkeypatch.setattr(HistoryModel, "SYNC_LIMIT", 10)
+    for name in ("CHUNK_ROWS", "CHUNK_MIN", "CHUNK_MAX"):
+        monkeypatch.setattr(HistoryModel, name, 7)
+    monkeypatch.setattr(HistoryModel, "IDS_CHUNK", 5)
+
+
+def history_keys(model: HistoryModel) -> list[tuple]:
+    return [model.key_at(r) for r in range(model.rowCount())]
+
+
+def test_big_history_is_shown_in_slices_without_blocking(qtbot, checked, small_slices):
+    model = checked(HistoryModel())
+    rec = Recorder(model)
+    big = [hist(f"b{i}", 1000.0 + i) for i in range(50)]
+    model.set_history(big)
+    assert model.is_loading() and model.rowCount() == 0  # nothing done synchronously
+    qtbot.waitUntil(lambda: not model.is_loading())
+    assert [model.item_at(r) for r in range(50)] == big
+    events = rec.take()
+    assert events[0] == ("reset",) and all(e[0] == "inserted" for e in events[1:])
+    assert max(e[2] - e[1] + 1 for e in events[1:]) <= 7
+    # reload: oldest trimmed, two appended -> row operations, no reset; new objects adopted
+    fresh = [dict(i) for i in big[1:]] + [hist("n1", 5000.0), hist("n2", 5001.0)]
+    model.set_history(fresh)
+    qtbot.waitUntil(lambda: not model.is_loading())
+    assert rec.take() == [("removed", 0, 0), ("inserted", 49, 50)]
+    assert all(model.item_at(r) is fresh[r] for r in range(51))
+    assert model.row_of_key(("n2", 5001.0)) == 50 and model.row_of_key(("b1", 1001.0)) == 0
+
+
+def test_newer_snapshot_replaces_a_pending_one(qtbot, checked, small_slices):
+    model = checked(HistoryModel())
+    first = [hist(f"a{i}", 1000.0 + i) for i in range(40)]
+    second = first[10:] + [hist("z", 9999.0)]
+    model.set_history(first)
+    model._job_step()  # part of the first one is applied
+    model.set_history(second)
+    qtbot.waitUntil(lambda: not model.is_loading())
+    assert history_keys(model) == [(i["item_uid"], i["result"]["time_stop"]) for i in second]
+    model.clear()
+    assert model.rowCount() == 0 and not model.is_loading()
+
+
+def test_search_text_follows_rows(checked):
+    model = checked(HistoryModel())
+    model.set_history(H[:3])
+    assert model.search_text(1) == (
+        "count\ndet1, det2 · num=1, delay=0.5\ntester\nplan failed: boom\nsecond line")
+    model.set_history(H[1:4])  # trim one, append one: the cached text moves with its row
+    assert model.search_text(0).startswith("count\n") and model.search_text(0).endswith("line")
+    assert model.search_text(2) == "count\ndet1, det2 · num=1, delay=0.5\ntester\n"
+
+
+def test_unchanged_queue_rows_hold_the_new_snapshot_objects(checked):
+    model = checked(QueueModel())
+    model.set_queue(Q, {})
+    fresh = [dict(i) for i in Q] + [item("x")]
+    model.set_queue(fresh, {})
+    assert all(model.item_at(r) is fresh[r] for r in range(7))  # old copies can be freed

@@ -54,6 +54,8 @@ __all__ = [
 INT32 = 2**31 - 1
 _FLOAT_OK = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _FLOAT_PARTIAL = re.compile(r"[+-]?\d*\.?\d*([eE][+-]?\d*)?")
+_INT_OK = re.compile(r"[+-]?\d+")
+_INT_PARTIAL = re.compile(r"[+-]?")
 _INT_TEXT = re.compile(r"[+-]?\d+")
 _BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _KEYWORDS = {"None", "True", "False", "null", "true", "false"}
@@ -298,7 +300,20 @@ class _NoWheelMixin:
 
 
 class _IntSpin(_NoWheelMixin, QSpinBox):
-    pass
+    """Plain digits only: QSpinBox would accept the C locale's group separator ("1,2")."""
+
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        s = text.strip()
+        if _INT_OK.fullmatch(s):
+            ok = self.minimum() <= int(s) <= self.maximum()
+            return (QValidator.Acceptable if ok else QValidator.Intermediate), text, pos
+        if _INT_PARTIAL.fullmatch(s):
+            return QValidator.Intermediate, text, pos
+        return QValidator.Invalid, text, pos
+
+    def valueFromText(self, text: str) -> int:  # noqa: N802 (Qt name)
+        s = text.strip()
+        return int(s) if _INT_OK.fullmatch(s) else self.value()
 
 
 class _FloatSpin(_NoWheelMixin, QDoubleSpinBox):
@@ -373,7 +388,10 @@ class _NumberField(Field):
             raise FieldError(f"enter {self._what}{range_text(self._vmin, self._vmax)}")
         if not self.spin.hasAcceptableInput():
             raise FieldError(f"must be {self._what}{range_text(self._vmin, self._vmax)}")
-        return self._parse(text)
+        try:
+            return self._parse(text)
+        except ValueError:
+            raise FieldError(f"must be {self._what}{range_text(self._vmin, self._vmax)}") from None
 
     def _fits(self, value: Any) -> bool:
         return self.spin.minimum() <= value <= self.spin.maximum()
