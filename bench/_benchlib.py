@@ -8,10 +8,16 @@
   them from Redis only at start-up.
 * Timing the server's own ``queue_get`` / ``history_get`` with a raw blocking REQ socket.
 * Running a probe subprocess and relaying its ``metric value unit`` lines.
+* What ``bench_gui.py`` and ``bench_peers.py`` share: their common options, the probes' common
+  arguments, and the seeding steps of the two scenarios (with their ``# seeding`` lines).
+
+The probes' own helpers (output lines, statistics, "another client") are in
+``probe_common.py``, which must also work in ``bench/.venv-peers``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -290,10 +296,39 @@ def run_probe(python: str, script: Path, args: list[str], *, prefix: str, timeou
     return metrics
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+# -- shared by bench_gui.py and bench_peers.py ------------------------------------------------
+def parent_parser(doc: str, *, item_changes: int) -> argparse.ArgumentParser:
+    """The options both parents take: scenario, data sizes, phases, ``--proposed``."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--scenario", choices=("all", "small", "large"), default="all")
+    ap.add_argument("--queue", type=int, default=10_000)
+    ap.add_argument("--history-small", type=int, default=10_000)
+    ap.add_argument("--history-large", type=int, default=100_000)
+    ap.add_argument("--idle", type=float, default=60.0)
+    ap.add_argument("--item-changes", type=int, default=item_changes)
+    ap.add_argument("--proposed", action="store_true",
+                    help="run qs-gui's probe with the app.py/history_view.py changes proposed "
+                         "in docs/performance.md (monkeypatched in the probe)")
+    return ap
+
+
+def probe_args(sb: Any, n_queue: int, n_history: int) -> list[str]:
+    """The arguments every probe takes: the sandbox's addresses and the rows to expect."""
+    return ["--control-addr", sb.control_addr, "--info-addr", sb.info_addr,
+            "--expect-queue", str(n_queue), "--expect-history", str(n_history)]
+
+
+def seed_start(sb: Any, args: argparse.Namespace) -> None:
+    """First seeding: the small history (when the small scenario runs), then the queue."""
+    if args.scenario in ("all", "small"):
+        print(f"# seeding: history {args.history_small} in "
+              f"{seed_history(sb, args.history_small):.1f} s", flush=True)
+    print(f"# seeding: queue {args.queue} in {seed_queue(sb, args.queue):.1f} s", flush=True)
+
+
+def start_large(sb: Any, n_history: int) -> dict[str, float]:
+    """The large scenario's set-up: environment closed, ``n_history`` entries seeded; returns
+    the server's own ``history_get`` time (``server_fetch_time``)."""
+    environment_close(sb)
+    print(f"# seeding: history {n_history} in {seed_history(sb, n_history):.1f} s", flush=True)
+    return server_fetch_time(sb.control_addr, "history_get")

@@ -29,11 +29,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import zmq  # noqa: E402
 import zmq.asyncio  # noqa: E402
 from bluesky_queueserver_api import BPlan as RefBPlan  # noqa: E402
 from bluesky_queueserver_api.zmq.aio import REManagerAPI as RefAPI  # noqa: E402
+from probe_common import ReqSocket, pct  # noqa: E402
 
 from qs_gui.client import BPlan, REManagerAPI  # noqa: E402
 from qs_gui.sandbox import Sandbox  # noqa: E402
@@ -42,40 +44,22 @@ ITEM = {"item_type": "plan", "name": "count", "args": [["det1"]], "kwargs": {"nu
 USER, GROUP = "Queue Server API User", "primary"
 
 
-class RawSync:
+class RawSync(ReqSocket):
     """The floor: one blocking REQ socket, JSON encode/decode, nothing else."""
-
-    def __init__(self, address: str):
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.REQ)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(address)
 
     def request(self, method: str, params: dict) -> dict:
         self.sock.send(json.dumps({"method": method, "params": params}).encode())
         return json.loads(self.sock.recv())
 
-    def close(self) -> None:
-        self.sock.close(linger=0)
-        self.ctx.term()
 
-
-class RawAsync:
+class RawAsync(ReqSocket):
     """The same on zmq.asyncio (same event loop as the clients)."""
 
-    def __init__(self, address: str):
-        self.ctx = zmq.asyncio.Context()
-        self.sock = self.ctx.socket(zmq.REQ)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(address)
+    context_class = zmq.asyncio.Context
 
     async def request(self, method: str, params: dict) -> dict:
         await self.sock.send(json.dumps({"method": method, "params": params}).encode())
         return json.loads(await self.sock.recv())
-
-    def close(self) -> None:
-        self.sock.close(linger=0)
-        self.ctx.term()
 
 
 async def close_reference_client(ref: RefAPI) -> None:
@@ -87,13 +71,6 @@ async def close_reference_client(ref: RefAPI) -> None:
         for m in (ref._console_monitor, ref._system_info_monitor)]
     for ctx in {s.context for s in sockets if s is not None} | {ref._client._ctx}:
         ctx.destroy(linger=0)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 async def timed(call: Callable[[], Awaitable[object]]) -> float:

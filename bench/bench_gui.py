@@ -42,8 +42,7 @@ PROBE = B.BENCH_DIR / "gui_probe.py"
 
 def probe(sb: Sandbox, name: str, n_queue: int, n_history: int, extra: list[str],
           config_home: str) -> dict:
-    args = ["--control-addr", sb.control_addr, "--info-addr", sb.info_addr,
-            "--expect-queue", str(n_queue), "--expect-history", str(n_history), *extra]
+    args = [*B.probe_args(sb, n_queue, n_history), *extra]
     return B.run_probe(sys.executable, PROBE, args, prefix=f"qsgui.{name}",
                        env={"XDG_CONFIG_HOME": config_home})
 
@@ -57,15 +56,19 @@ def get(m: dict, key: str) -> float:
     return m.get(key, (float("nan"), ""))[0]
 
 
+def diagnostics(args: argparse.Namespace, scenario: str) -> list[str]:
+    """The probe options for the diagnostics and ``--proposed`` asked for on the command line."""
+    extra = ["--profile-load", f"{args.profile_load}.{scenario}"] if args.profile_load else []
+    if args.stall_stacks:
+        extra.append("--stall-stacks")
+    if args.proposed:
+        extra.append("--proposed")
+    return extra
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scenario", choices=("all", "small", "large"), default="all")
-    ap.add_argument("--queue", type=int, default=10_000)
-    ap.add_argument("--history-small", type=int, default=10_000)
-    ap.add_argument("--history-large", type=int, default=100_000)
+    ap = B.parent_parser(__doc__, item_changes=10)
     ap.add_argument("--toggles", type=int, default=40)
-    ap.add_argument("--item-changes", type=int, default=10)
-    ap.add_argument("--idle", type=float, default=60.0)
     ap.add_argument("--reloads", type=int, default=3)
     ap.add_argument("--profile-reload", default="", help="write a pyinstrument text profile of "
                     "one 100k history reload to this file (needs pyinstrument)")
@@ -73,9 +76,6 @@ def main(argv: list[str] | None = None) -> int:
                     "first load to FILE.<scenario> (needs pyinstrument)")
     ap.add_argument("--stall-stacks", action="store_true",
                     help="diagnostics: print where the main thread was while the loop stalled")
-    ap.add_argument("--proposed", action="store_true",
-                    help="run the probes with the app.py/history_view.py changes proposed in "
-                         "docs/performance.md (monkeypatched in the probe)")
     args = ap.parse_args(argv)
     t0 = time.monotonic()
     config_home = tempfile.mkdtemp(prefix="qs_gui_bench_cfg_")
@@ -86,11 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         sb.start()
         print(f"# sandbox {sb.control_addr} ready in {time.monotonic() - t0:.1f} s; "
               f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}")
-        if args.scenario in ("all", "small"):
-            print(f"# seeding: history {args.history_small} in "
-                  f"{B.seed_history(sb, args.history_small):.1f} s", flush=True)
-        print(f"# seeding: queue {args.queue} in {B.seed_queue(sb, args.queue):.1f} s",
-              flush=True)
+        B.seed_start(sb, args)
         sb.environment_open()
         if args.scenario in ("all", "small"):
             for method in ("queue_get", "history_get"):
@@ -99,23 +95,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"server.small.{method}.bytes {st['bytes']} B")
                 print(f"server.small.{method}.json_loads {st['decode'] * 1e3:.1f} ms")
             extra = ["--item-changes", str(args.item_changes), "--toggles", str(args.toggles),
-                     "--idle", str(args.idle)]
-            if args.profile_load:
-                extra += ["--profile-load", f"{args.profile_load}.small"]
-            if args.stall_stacks:
-                extra.append("--stall-stacks")
-            if args.proposed:
-                extra.append("--proposed")
+                     "--idle", str(args.idle), *diagnostics(args, "small")]
             results["small"] = probe(sb, "small", args.queue, args.history_small, extra,
                                      config_home)
         if args.scenario in ("all", "large"):
             # Closed: the reloads trim the history (no plan needs to run), and an open
             # environment adds load to a manager that is already near its own watchdog limit.
-            B.environment_close(sb)
-            print(f"# seeding: history {args.history_large} in "
-                  f"{B.seed_history(sb, args.history_large):.1f} s", flush=True)
-            st = server["large.history_get"] = B.server_fetch_time(sb.control_addr,
-                                                                  "history_get")
+            st = server["large.history_get"] = B.start_large(sb, args.history_large)
             print(f"server.large.history_get {st['time'] * 1e3:.1f} ms")
             print(f"server.large.history_get.max {st['max'] * 1e3:.1f} ms")
             print(f"server.large.history_get.bytes {st['bytes']} B")
@@ -125,12 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             extra = ["--reloads", str(args.reloads), "--load-timeout", "180"]
             if args.profile_reload:
                 extra += ["--profile-reload", args.profile_reload]
-            if args.profile_load:
-                extra += ["--profile-load", f"{args.profile_load}.large"]
-            if args.stall_stacks:
-                extra.append("--stall-stacks")
-            if args.proposed:
-                extra.append("--proposed")
+            extra += diagnostics(args, "large")
             restarts = B.watchdog_restarts(sb)
             results["large"] = probe(sb, "large", args.queue, args.history_large, extra,
                                      config_home)

@@ -17,7 +17,6 @@ entry point, ``peer_probe.py`` for the peers), offscreen, and prints the same me
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -55,8 +54,7 @@ def peers_python() -> str:
 
 def run(who: str, sb: Sandbox, n_queue: int, n_history: int, extra: list[str], prefix: str,
         config_home: str, proposed: bool = False) -> dict:
-    common = ["--control-addr", sb.control_addr, "--info-addr", sb.info_addr,
-              "--expect-queue", str(n_queue), "--expect-history", str(n_history)]
+    common = B.probe_args(sb, n_queue, n_history)
     env = {"XDG_CONFIG_HOME": config_home}
     if who == "qsgui":
         return B.run_probe(sys.executable, B.BENCH_DIR / "gui_probe.py",
@@ -76,18 +74,9 @@ def fmt(m: dict, key: str, unit: str = "", digits: int = 0) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scenario", choices=("all", "small", "large"), default="all")
+    ap = B.parent_parser(__doc__, item_changes=5)
     ap.add_argument("--only", default="qsgui,bw,qsqt")
-    ap.add_argument("--queue", type=int, default=10_000)
-    ap.add_argument("--history-small", type=int, default=10_000)
-    ap.add_argument("--history-large", type=int, default=100_000)
-    ap.add_argument("--idle", type=float, default=60.0)
-    ap.add_argument("--item-changes", type=int, default=5)
     ap.add_argument("--load-timeout", type=float, default=90.0)
-    ap.add_argument("--proposed", action="store_true",
-                    help="qs-gui with the app.py/history_view.py changes proposed in "
-                         "docs/performance.md (monkeypatched in its probe)")
     args = ap.parse_args(argv)
     who = [w for w in args.only.split(",") if w]
     if any(w != "qsgui" for w in who):
@@ -100,11 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sb.start()
         print(f"# sandbox {sb.control_addr}; {os.cpu_count()} CPUs", flush=True)
-        if args.scenario in ("all", "small"):
-            print(f"# seeding: history {args.history_small} in "
-                  f"{B.seed_history(sb, args.history_small):.1f} s", flush=True)
-        print(f"# seeding: queue {args.queue} in {B.seed_queue(sb, args.queue):.1f} s",
-              flush=True)
+        B.seed_start(sb, args)
         if args.scenario in ("all", "small"):
             sb.environment_open()
             for method in ("queue_get", "history_get"):
@@ -116,11 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[(w, "small")] = run(w, sb, args.queue, args.history_small, extra,
                                             f"{w}.small", config_home, args.proposed)
         if args.scenario in ("all", "large"):
-            B.environment_close(sb)
-            print(f"# seeding: history {args.history_large} in "
-                  f"{B.seed_history(sb, args.history_large):.1f} s", flush=True)
-            st = server["large.history_get"] = B.server_fetch_time(sb.control_addr,
-                                                                  "history_get")
+            st = server["large.history_get"] = B.start_large(sb, args.history_large)
             print(f"server.large.history_get {st['time'] * 1e3:.1f} ms "
                   f"(lost to the manager's watchdog: {st['lost']})", flush=True)
             for w in who:

@@ -5,7 +5,8 @@ Builds one peer's real widgets offscreen, points them at the sandbox, and measur
 bench_gui.py measures for qs-gui: first display of the queue and the history (rows present in
 the peer's own tables), the worst event-loop stall (10 ms PreciseTimer heartbeat on the GUI
 thread), RSS, an item added by another client, and idle CPU. Standalone on purpose: it imports
-only PyQt5, pyzmq and the peer (never qs_gui). Prints ``metric value unit`` lines.
+only PyQt5, pyzmq, the peer and ``probe_common.py`` (never qs_gui). Prints ``metric value unit``
+lines.
 
 Peers:
 * ``bw``: bluesky-widgets' queue-monitor app (``bluesky_widgets.apps.queue_monitor.viewer
@@ -17,71 +18,32 @@ Peers:
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 
 T_START = time.monotonic()
 SPAWN = float(os.environ.get("BENCH_SPAWN_T", T_START))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if str(Path(__file__).resolve().parent) not in sys.path:  # run as a script it is sys.path[0]
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import zmq  # noqa: E402
+from probe_common import (  # noqa: E402  (stdlib + pyzmq only, shared with gui_probe.py)
+    COUNT,
+    OtherClient,
+    max_gap,
+    note,
+    out,
+    out_rss,
+    parse_args,
+    pct,
+    probe_parser,
+)
 from PyQt5.QtCore import Qt, QTimer  # noqa: E402
 from PyQt5.QtWidgets import QApplication  # noqa: E402
-
-COUNT = {"item_type": "plan", "name": "count", "args": [["det1"]], "kwargs": {"num": 1}}
-
-
-def out(metric: str, value: float, unit: str) -> None:
-    print(f"{metric} {value:.6g} {unit}", flush=True)
-
-
-def note(text: str) -> None:
-    print(f"# {text}", flush=True)
-
-
-def pct(values, q):
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-def rss_mb() -> tuple[float, float]:
-    rss = hwm = 0.0
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1]) / 1024
-            elif line.startswith("VmHWM:"):
-                hwm = int(line.split()[1]) / 1024
-    return rss, hwm
-
-
-class OtherClient:
-    def __init__(self, address: str):
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.REQ)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(address)
-
-    def request(self, method, params=None, timeout=60.0):
-        t_send = time.monotonic()
-        self.sock.send(json.dumps({"method": method, "params": params or {}}).encode())
-        if not self.sock.poll(int(timeout * 1000)):
-            raise TimeoutError(method)
-        reply = json.loads(self.sock.recv())
-        return reply, t_send, time.monotonic()
-
-    def close(self):
-        self.sock.close(linger=0)
-        self.ctx.term()
 
 
 class Peer:
@@ -206,20 +168,9 @@ def count_requests(counter: dict) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
+    ap = probe_parser(hard_timeout=900)
     ap.add_argument("--peer", choices=sorted(PEERS), required=True)
-    ap.add_argument("--control-addr", required=True)
-    ap.add_argument("--info-addr", required=True)
-    ap.add_argument("--expect-queue", type=int, required=True)
-    ap.add_argument("--expect-history", type=int, required=True)
-    ap.add_argument("--load-timeout", type=float, default=120)
-    ap.add_argument("--item-changes", type=int, default=0)
-    ap.add_argument("--idle", type=float, default=0)
-    ap.add_argument("--hard-timeout", type=float, default=900)
-    args = ap.parse_args()
-    import faulthandler
-
-    faulthandler.dump_traceback_later(args.hard_timeout, exit=True)
+    args = parse_args(ap)
 
     requests: dict = {"lock": threading.Lock()}
     count_requests(requests)
@@ -232,9 +183,7 @@ def main() -> int:
     heartbeat.timeout.connect(lambda: ticks.append(time.monotonic()))
 
     def stall(t0, t1):
-        inside = [t for t in ticks if t0 <= t <= t1]
-        edges = [t0, *inside, t1]
-        return max(b - a for a, b in zip(edges, edges[1:], strict=False)) * 1e3
+        return max_gap(ticks, t0, t1)
 
     def wait(predicate, timeout, what):
         deadline = time.monotonic() + timeout
@@ -277,9 +226,7 @@ def main() -> int:
         yield 2.0
         out("load.stall_max", stall(t_connect, t_loaded or t_now), "ms")
         out("load.stall_max_incl_settle", stall(t_connect, time.monotonic()), "ms")
-        rss, hwm = rss_mb()
-        out("load.rss", rss, "MB")
-        out("load.rss_peak", hwm, "MB")
+        out_rss("load")
         out("load.failures", len(failures), "count")
         other = OtherClient(args.control_addr)
         try:
@@ -329,9 +276,7 @@ def main() -> int:
                 out("idle.stall_max", stall(t_hb, time.monotonic()), "ms")
         finally:
             other.close()
-        rss, hwm = rss_mb()
-        out("end.rss", rss, "MB")
-        out("end.rss_peak", hwm, "MB")
+        out_rss("end")
         for text in failures:
             note(f"failure: {text}")
 

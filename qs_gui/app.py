@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         api = REManagerAPI(zmq_control_addr=conn["control_addr"], zmq_info_addr=conn["info_addr"],
                            zmq_public_key=conn["public_key"], timeout_recv=args.timeout,
-                           read_only=conn["monitor"])
+                           read_only=conn["monitor"], reuse_unchanged_items=True)
         api.user = conn["user"] or getpass.getuser()
         api.user_group = conn["user_group"]
     except ValueError as ex:

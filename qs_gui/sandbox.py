@@ -6,10 +6,9 @@ and lock), its own copy of the simulated profile and free 127.0.0.1 ports.  It k
 on every exit path, because the manager's watchdog outlives a failed start.
 ``python -m qs_gui.sandbox`` runs one for qs-gui to connect to.
 
-With ``documents=True`` it also runs bluesky's 0MQ document proxy (``bluesky-0MQ-proxy``, a
-SUB -> PUB forwarder) and adds a startup file to the profile copy that subscribes a
-``bluesky.callbacks.zmq.Publisher`` (json or msgpack, never pickle) to the worker's RunEngine, so
-plans run by the manager stream their documents to ``documents_addr``.
+With ``documents=True`` it also runs bluesky's 0MQ document proxy and feeds it the worker's
+documents (:mod:`qs_gui._sandbox_docs`); process and port helpers are in
+:mod:`qs_gui._sandbox_procs`.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,17 +35,25 @@ from typing import IO, Any
 
 import zmq
 
+from ._sandbox_docs import (
+    DOCUMENT_SERIALIZERS,
+    PUBLISHER_STARTUP_FILE,
+    DocumentProxy,
+    resolve_serializer,
+)
+from ._sandbox_procs import HOST as _HOST
+from ._sandbox_procs import SandboxError, group_pids, port_is_free, redis_answers, stop_group
+from ._sandbox_procs import exited as _exited
+from ._sandbox_procs import pick_ports as _pick_ports
+from ._sandbox_procs import tail as _tail
+
+__all__ = ["DOCUMENT_SERIALIZERS", "PUBLISHER_STARTUP_FILE", "SIM_HINT", "Sandbox", "SandboxError",
+           "find_redis_server", "group_pids", "main", "port_is_free"]  # fmt: skip
+
 log = logging.getLogger("qs_gui.sandbox")  # also when run as __main__
 
 SIM_HINT = "pip install 'qs-gui[sim]'"
-_HOST = "127.0.0.1"
 _live: weakref.WeakSet[Sandbox] = weakref.WeakSet()
-_ports_lock = threading.Lock()
-_ports_handed_out: set[int] = set()
-
-
-class SandboxError(RuntimeError):
-    """The sandbox could not be started (the message carries the relevant log tail)."""
 
 
 def _package_dir(name: str) -> Path | None:
@@ -85,64 +91,6 @@ def _sim_profile_dir() -> Path:
     return profile
 
 
-DOCUMENT_SERIALIZERS = ("msgpack", "json")
-PUBLISHER_STARTUP_FILE = "06-qs-gui-documents.py"  # after 05-run-engine.py, which creates RE
-
-# The worker's startup file (documents=True). numpy scalars/arrays become plain numbers/lists and
-# anything else exotic its str(), so a document can never fail to serialise inside the RunEngine.
-_PUBLISHER_CODE = '''\
-# flake8: noqa
-"""Added by qs-gui's Sandbox: publish this worker's documents to the sandbox's 0MQ proxy."""
-
-
-def _qs_gui_make_publisher(address, serializer):
-    import json
-
-    from bluesky.callbacks.zmq import Publisher
-
-    def plain(obj):
-        if hasattr(obj, "tolist"):  # numpy arrays and scalars
-            return obj.tolist()
-        if isinstance(obj, (set, frozenset)):
-            return sorted(obj, key=str)
-        return str(obj)
-
-    if serializer == "msgpack":
-        import msgpack
-
-        def dumps(doc):
-            return msgpack.packb(doc, default=plain, use_bin_type=True)
-
-    else:
-
-        def dumps(doc):
-            return json.dumps(doc, default=plain).encode("utf-8")
-
-    return Publisher(address, serializer=dumps)
-
-
-_qs_gui_publisher = _qs_gui_make_publisher({address!r}, {serializer!r})
-RE.subscribe(_qs_gui_publisher)
-del _qs_gui_make_publisher
-'''
-
-
-def _resolve_serializer(serializer: str) -> str:
-    """'auto' -> msgpack if the worker (same interpreter) can import it, else json."""
-    if serializer != "auto":
-        return serializer
-    return "msgpack" if importlib.util.find_spec("msgpack") is not None else "json"
-
-
-def _proxy_command() -> list[str]:
-    """bluesky's ``bluesky-0MQ-proxy`` console script next to the interpreter, else its main()."""
-    script = Path(sys.executable).parent / "bluesky-0MQ-proxy"
-    if script.is_file():
-        return [sys.executable, str(script)]
-    code = "import sys; from bluesky.commandline.zmq_proxy import main; sys.exit(main())"
-    return [sys.executable, "-c", code]
-
-
 def _manager_command() -> list[str]:
     """``start-re-manager`` next to the interpreter; start_manager.py has no ``__main__`` guard,
     so ``-m`` would do nothing: fall back to ``-c``."""
@@ -151,74 +99,6 @@ def _manager_command() -> list[str]:
         return [sys.executable, str(script)]
     code = "import sys; from bluesky_queueserver.manager.start_manager import start_manager as m"
     return [sys.executable, "-c", code + "; sys.exit(m())"]
-
-
-def port_is_free(port: int) -> bool:
-    """True if nothing is bound to ``port`` on 127.0.0.1 (or on all interfaces)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # Like 0MQ's listeners: TIME_WAIT leftovers of a killed server do not block a rebind,
-        # a live listener still does.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((_HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def _pick_ports(n: int) -> list[int]:
-    """Distinct free loopback ports (bind to port 0), never handed out twice by this process."""
-    socks: list[socket.socket] = []
-    ports: list[int] = []
-    try:
-        with _ports_lock:
-            while len(ports) < n:
-                socks.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-                socks[-1].bind((_HOST, 0))
-                port = socks[-1].getsockname()[1]
-                if port not in _ports_handed_out:
-                    ports.append(port)
-            _ports_handed_out.update(ports)
-    finally:
-        for s in socks:
-            s.close()
-    return ports
-
-
-def _tail(path: Path | None, n: int) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:]) if path else ""
-    except OSError:
-        return ""
-
-
-def _exited(proc: subprocess.Popen | None, timeout: float = 0.0) -> bool:
-    """Wait up to ``timeout`` for an exit, leaving the zombie unreaped so that its PID, our
-    process group id, cannot be reused while we still signal the group."""
-    deadline = time.monotonic() + timeout
-    while proc is not None and proc.returncode is None:
-        try:
-            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                break
-        except ChildProcessError:
-            break
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def group_pids(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of process group ``pgid``, from /proc (empty where absent)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            pids.append(int(stat.parent.name))
-    return pids
 
 
 class Sandbox:
@@ -239,10 +119,8 @@ class Sandbox:
         self.profile_hook = profile_hook
         self.zmq_encoding = zmq_encoding
         self.documents = documents
-        if serializer not in ("auto", *DOCUMENT_SERIALIZERS):
-            raise ValueError(f"serializer must be 'auto' or one of {DOCUMENT_SERIALIZERS}")
         #: the document payload format ("msgpack" if importable by the worker, else "json")
-        self.serializer = _resolve_serializer(serializer)
+        self.serializer = resolve_serializer(serializer)
         self.redis_prefix = redis_prefix or f"qs_gui_{secrets.token_hex(4)}"
         #: startup/ (the profile copy), mpl/, manager.log, redis.log
         self.run_dir: Path | None = Path(run_dir) if run_dir else None
@@ -256,7 +134,7 @@ class Sandbox:
         #: (the worker's Publisher connects here); set by start()
         self.documents_addr: str | None = None
         self.documents_in_addr: str | None = None
-        self._proxy: subprocess.Popen | None = None
+        self._proxy: DocumentProxy | None = None
         self._owns_run_dir = False
         self._ports: list[int] = []
         self._proc: subprocess.Popen | None = None
@@ -283,7 +161,7 @@ class Sandbox:
     @property
     def proxy_pid(self) -> int | None:
         """PID of the document proxy (documents=True), also its process group id."""
-        return self._proxy.pid if self._proxy else None
+        return self._proxy.proc.pid if self._proxy and self._proxy.proc else None
 
     def is_running(self) -> bool:
         """True while the manager's watchdog process is alive."""
@@ -314,10 +192,13 @@ class Sandbox:
             self.redis_addr = f"{_HOST}:{self._ports[2]}"
             self._start_redis()
             if self.documents:
-                self._start_documents()
+                self._proxy = DocumentProxy(*self._ports[3:5], self.serializer)
+                self.documents_in_addr = self._proxy.in_addr
+                self.documents_addr = self._proxy.out_addr
+                self._proxy.start(self._popen, self.run_dir)
             self._start_manager()
-            if self.documents:  # the proxy imports bluesky (~0.5 s) while the manager starts
-                self._wait_proxy()
+            if self._proxy is not None:  # it imports bluesky (~0.5 s) while the manager starts
+                self._proxy.wait()
             self._wait_ready(t0 + self.startup_timeout)
             log.info("RE Manager ready at %s in %.2f s", self.control_addr, time.monotonic() - t0)
             if self.open_environment:
@@ -355,56 +236,9 @@ class Sandbox:
              "--appendonly", "no", "--daemonize", "no", "--dir", str(self.run_dir)],
             "redis.log",
         )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self._redis.poll() is None:
-            try:
-                with socket.create_connection((_HOST, port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        tail = _tail(self.run_dir / "redis.log", 20)
-        raise SandboxError(f"redis-server did not answer PING:\n{tail}")
-
-    def _start_documents(self) -> None:
-        """Start the document proxy and add the Publisher startup file to the profile copy."""
-        self.documents_in_addr, self.documents_addr = (f"tcp://{_HOST}:{p}"
-                                                       for p in self._ports[3:5])  # fmt: skip
-        busy = [p for p in self._ports[3:5] if not port_is_free(p)]
-        if busy:
-            raise SandboxError(f"document proxy ports in use: {busy}")
-        self._proxy = self._popen(_proxy_command() + ["--in-address", self.documents_in_addr,
-                                                      "--out-address", self.documents_addr],
-                                  "proxy.log", env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        startup = self.run_dir / "startup"
-        if startup.is_dir():  # else the manager reports the missing profile, as without documents
-            (startup / PUBLISHER_STARTUP_FILE).write_text(_PUBLISHER_CODE.format(
-                address=self.documents_in_addr, serializer=self.serializer))
-
-    def _wait_proxy(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while any(port_is_free(p) for p in self._ports[3:5]):
-            if _exited(self._proxy) or time.monotonic() > deadline:
-                raise SandboxError("the document proxy did not start:\n"
-                                   f"{_tail(self.run_dir / 'proxy.log', 20)}")  # fmt: skip
-            time.sleep(0.02)
-        log.info("document proxy: in %s, out %s (%s)", self.documents_in_addr,
-                 self.documents_addr, self.serializer)  # fmt: skip
-
-    def _stop_proxy(self) -> None:
-        proc = self._proxy
-        if proc is None or proc.returncode is not None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(OSError):
-                os.killpg(proc.pid, sig)
-            try:
-                proc.wait(5)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        if not redis_answers(self._redis, port, timeout=10.0):
+            tail = _tail(self.run_dir / "redis.log", 20)
+            raise SandboxError(f"redis-server did not answer PING:\n{tail}")
 
     def _start_manager(self) -> None:
         busy = [p for p in self._ports[:2] if not port_is_free(p)]
@@ -508,14 +342,10 @@ class Sandbox:
             _live.discard(self)
             if self._proc is not None and self._proc.returncode is None:
                 self._stop_manager(self._proc)
-            self._stop_proxy()
-            if self._redis is not None and self._redis.returncode is None:
-                self._redis.terminate()
-                try:
-                    self._redis.wait(5)
-                except subprocess.TimeoutExpired:
-                    self._redis.kill()
-                    self._redis.wait()
+            if self._proxy is not None:
+                self._proxy.stop()
+            if self._redis is not None:
+                stop_group(self._redis, "Redis", level=logging.DEBUG)
             if self._ctx is not None:
                 self._ctx.destroy(linger=0)
             for f in self._logs:
@@ -552,20 +382,7 @@ class Sandbox:
                 _exited(proc, 15.0)
             except Exception as ex:
                 log.debug("manager_stop: %s", ex)
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if _exited(proc):
-                break
-            log.info("sending %s to RE Manager process group %d", sig.name, proc.pid)
-            with contextlib.suppress(OSError):
-                os.killpg(proc.pid, sig)
-            _exited(proc, 5.0)
-        # The watchdog is not reaped yet, so its group id cannot be reused: kill any stragglers.
-        deadline = time.monotonic() + 5
-        while group_pids(proc.pid) and time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            time.sleep(0.02)
-        proc.wait()
+        stop_group(proc, "RE Manager")  # also any stragglers of the watchdog's group
         log.info("RE Manager stopped in %.2f s (rc=%s)", time.monotonic() - t0, proc.returncode)
 
 

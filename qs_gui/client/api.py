@@ -19,7 +19,6 @@ import asyncio
 import copy
 import os
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,11 +34,10 @@ from .exceptions import (
 from .jsonstream import Reuse
 from .monitor import InfoMonitor
 from .params import RE_RUNS_OPTIONS, RequestBuilder
+from .reply_cache import ReplyCache, item_uid_key
 from .transport import Transport, TransportTimeout, ZMQTransport, validate_curve_key
 
 DEFAULT_CONTROL_ADDR = "tcp://localhost:60615"
-#: cached replies larger than this are kept compressed (see ``REManagerAPI._cached``)
-RAW_CACHE_LIMIT = 4 * 1024 * 1024
 DEFAULT_INFO_ADDR = "tcp://localhost:60625"
 
 #: Methods that never change server state; the only ones a read-only client sends.
@@ -55,39 +53,6 @@ def is_success(response: Any) -> bool:
     if isinstance(response, Mapping):
         return bool(response.get("success", True))
     return not isinstance(response, str) and hasattr(response, "__iter__")
-
-
-def _item_uid(item: Any) -> Any:
-    """Reuse key: the uid (a re-run shares it, but then the equality check fails and the new
-    object is kept); the uid string is already in memory, so the index costs no new keys."""
-    return item.get("item_uid")
-
-
-class _Shared:
-    """A cached reply whose items are shared between replies (``reuse_unchanged_items``): a
-    hit returns a new top-level dict and a new list of the same item objects."""
-
-    __slots__ = ("reply",)
-
-    def __init__(self, reply: Mapping[str, Any]):
-        self.reply = reply
-
-    def copy(self) -> dict[str, Any]:
-        reply = dict(self.reply)
-        reply["items"] = list(reply["items"])
-        return reply
-
-
-class _Compressed:
-    """A cached raw reply, zlib-compressed (built and expanded in a worker thread)."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, raw: bytes):
-        self.data = zlib.compress(raw, 1)
-
-    def expand(self) -> bytes:
-        return zlib.decompress(self.data)
 
 
 class REManagerAPI(RequestBuilder):
@@ -134,10 +99,10 @@ class REManagerAPI(RequestBuilder):
         self._status_current: dict[str, Any] | None = None
         self._status_timestamp: float | None = None
         self._status_lock = None
-        self._cache: dict[str, tuple[Any, Any]] = {}  # name -> (uid, raw or _Compressed)
+        self._cache = ReplyCache()
         # history_get: items equal to the previous reply's are handed back as those objects
         self._reuse: dict[str, Reuse] = (
-            {"history": Reuse(_item_uid)} if reuse_unchanged_items else {})
+            {"history": Reuse(item_uid_key)} if reuse_unchanged_items else {})
         self._monitors: list[InfoMonitor] = []
         self._closed = False
 
@@ -213,48 +178,14 @@ class REManagerAPI(RequestBuilder):
 
     async def _cached(self, name: str, uid: Any, method: str, params: Mapping | None = None,
                       timeout: float | None = None) -> dict[str, Any]:
-        """Return the cached reply while ``uid`` is unchanged; fetch it otherwise.
-
-        Replies are cached as raw bytes: a hit decodes a fresh copy (faster than deepcopy
-        for a 10,000-item queue, and callers may mutate what they get). Replies over
-        ``RAW_CACHE_LIMIT`` bytes (a 100,000-item history is ~40 MB) are kept zlib-compressed,
-        compressed and decompressed in a worker thread (zlib releases the GIL), so the cache
-        costs a fifth of the memory and the loop never waits for it. With
-        ``reuse_unchanged_items`` the items are shared between replies anyway, so the decoded
-        reply itself is kept (no copy at all) and a hit costs a list copy.
-        """
+        """The cached reply while ``uid`` is unchanged (see ``reply_cache``); fetch it otherwise."""
         reuse = self._reuse.get(name)
-        hit = self._cache.get(name)
-        if hit is not None and hit[0] == uid and uid is not None:
-            cached = hit[1]
-            if isinstance(cached, _Shared):  # items are shared anyway (reuse): no decoding
-                return cached.copy()
-            if isinstance(cached, _Compressed):
-                cached = await asyncio.get_running_loop().run_in_executor(None, cached.expand)
-            return await self._decode_async(cached, reuse)
+        hit = await self._cache.get(name, uid, lambda raw: self._decode_async(raw, reuse))
+        if hit is not None:
+            return hit
         response, raw = await self._send(method, params, timeout=timeout, reuse=reuse)
-        if isinstance(response, Mapping) and response.get("success") is True:
-            if reuse is not None and isinstance(response.get("items"), list):
-                self._cache[name] = (uid, _Shared(response))
-            else:
-                entry = (uid, raw)
-                self._cache[name] = entry
-                if len(raw) > RAW_CACHE_LIMIT:
-                    self._compress_later(name, entry)
+        self._cache.put(name, uid, response, raw, shared=reuse is not None)
         return response
-
-    def _compress_later(self, name: str, entry: tuple[Any, bytes]) -> None:
-        """Replace a big cached reply by its compressed form, computed in a worker thread;
-        the caller gets its reply at once (a future, not a task: the API runs no tasks)."""
-        future = asyncio.get_running_loop().run_in_executor(None, _Compressed, entry[1])
-
-        def store(fut: asyncio.Future) -> None:
-            if fut.cancelled() or fut.exception() is not None:
-                return
-            if self._cache.get(name) is entry:  # not replaced or dropped meanwhile
-                self._cache[name] = (entry[0], fut.result())
-
-        future.add_done_callback(store)
 
     async def _decode_async(self, raw: bytes, reuse: Reuse | None = None) -> Any:
         decode_async = getattr(self._transport, "decode_async", None)
@@ -542,7 +473,7 @@ class REManagerAPI(RequestBuilder):
         status = await self._status(reload=reload)
         params = self._prepare_lock_info(lock_key=lock_key)
         if lock_key is not None:
-            self._cache.pop("lock_info", None)
+            self._cache.drop("lock_info")
         return await self._cached("lock_info", status.get("lock_info_uid"), "lock_info", params)
 
     async def unlock(self, lock_key=None) -> dict[str, Any]:

@@ -15,12 +15,9 @@ which a msgpack document (a non-empty map) can never look like.
 Nothing here blocks or raises for bad input: a frame that cannot be split, decoded, or is not a
 mapping is counted in ``malformed`` and skipped, so a noisy or hostile stream cannot end the feed.
 Payloads over ``max_bytes`` are skipped before decoding (``oversized``). 0MQ's own cap
-(``max_message_size`` -> ZMQ_MAXMSGSIZE) is off by default: libzmq 4.3.5 treats an oversized
-message as a protocol error and drops the connection *for good* (measured: no reconnect in 4 s,
-monitor shows DISCONNECTED and nothing after), which would end the live feed for the shift
-because of one large document. ``drain`` reads through a plain
-shadow of the socket (a non-blocking read costs a few µs there, several times less than through
-zmq.asyncio's futures) and can stop after a time ``budget``.
+(``max_message_size`` -> ZMQ_MAXMSGSIZE) is off by default: it would drop the connection to the
+proxy *for good* after one large document (measured, see :mod:`.subscriber`, which also holds
+the socket plumbing: lazy creation, ``next``, and ``drain`` within a time ``budget``).
 """
 
 from __future__ import annotations
@@ -30,19 +27,19 @@ import json
 import logging
 import pickle
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import zmq
-import zmq.asyncio
+
+from .subscriber import Subscriber
 
 logger = logging.getLogger(__name__)
 
 Document = tuple[str, dict[str, Any]]
 DECODERS = ("json", "msgpack")
 MAX_PAYLOAD_BYTES = 32 << 20  # a document over this is skipped (event pages of fly scans fit)
-MAX_MESSAGE_SIZE = 0  # ZMQ_MAXMSGSIZE off: exceeding it disconnects without reconnecting
+MAX_MESSAGE_SIZE = 0  # ZMQ_MAXMSGSIZE off: exceeding it disconnects for good (subscriber.py)
 _NAME_RE = re.compile(rb"[a-z][a-z_]{0,31}\Z")  # bluesky document names: start, event_page, ...
 _MSGPACK_MAP = frozenset(range(0x81, 0x90)) | {0xDE, 0xDF}
 _WHITESPACE = b" \t\r\n"
@@ -66,7 +63,7 @@ def classify(payload: bytes) -> str | None:
     return None
 
 
-class DocumentSubscriber:
+class DocumentSubscriber(Subscriber[Document]):
     """Async reader of ``(name, doc)`` pairs from a bluesky 0MQ proxy's OUT address.
 
     ``prefix``: only frames from publishers with this prefix (empty: all publishers, like
@@ -84,7 +81,11 @@ class DocumentSubscriber:
         unknown = [d for d in decoders if d not in DECODERS]
         if unknown or not decoders:
             raise ValueError(f"decoders must be a non-empty subset of {DECODERS}, not {unknown}")
-        self.address = address
+        # A deep pipe: a 1 kHz burst waits in 0MQ while the GUI paints, instead of being dropped
+        # at the proxy's PUB (whose high-water mark we cannot configure).
+        super().__init__(address, subscriptions=[prefix + b" " if prefix else b""],
+                         rcvhwm=rcvhwm, max_bytes=max_bytes,
+                         max_message_size=max_message_size)  # fmt: skip
         self.prefix = bytes(prefix)
         self.decoders = tuple(decoders)
         self._allow_pickle = bool(allow_pickle)
@@ -99,51 +100,15 @@ class DocumentSubscriber:
                 logger.warning("msgpack is not installed: msgpack documents will be skipped")
             else:
                 self._msgpack_unpackb = msgpack.unpackb
-        self._rcvhwm = rcvhwm
-        self.max_bytes = int(max_bytes)
-        self._max_message_size = int(max_message_size)
-        self._ctx: zmq.asyncio.Context | None = None
-        self._socket: zmq.asyncio.Socket | None = None
-        self._sync: zmq.Socket | None = None  # shadow of _socket for non-blocking reads
-        self._closed = False
-        self.received = 0
-        self.malformed = 0
         self.refused = 0
-        self.oversized = 0
-        self.backlog = False  # the last drain stopped at its limit or budget, not when empty
 
     @property
     def pickle_enabled(self) -> bool:
         """True if pickle payloads are unpickled (the UI shows this as a warning)."""
         return self._allow_pickle
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def _ensure_socket(self) -> zmq.asyncio.Socket:
-        if self._closed:
-            raise RuntimeError("the DocumentSubscriber is closed")
-        if self._socket is None:
-            self._ctx = zmq.asyncio.Context()
-            sock = self._ctx.socket(zmq.SUB)
-            sock.setsockopt(zmq.LINGER, 0)
-            # A deep pipe: a 1 kHz burst waits in 0MQ while the GUI paints, instead of being
-            # dropped at the proxy's PUB (whose high-water mark we cannot configure).
-            sock.setsockopt(zmq.RCVHWM, self._rcvhwm)
-            sock.setsockopt(zmq.RECONNECT_IVL, 100)
-            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-            if self._max_message_size > 0:
-                sock.setsockopt(zmq.MAXMSGSIZE, self._max_message_size)
-            sock.setsockopt(zmq.SUBSCRIBE, self.prefix + b" " if self.prefix else b"")
-            sock.connect(self.address)
-            self._socket = sock
-            self._sync = zmq.Socket.shadow(sock.underlying)
-        return self._socket
-
-    def start(self) -> None:
-        """Connect now, so documents published from this point on are received."""
-        self._ensure_socket()
+    def _closed_error(self) -> Exception:
+        return RuntimeError("the DocumentSubscriber is closed")
 
     # -- decoding -------------------------------------------------------------------------------
     def _decode_payload(self, payload: bytes) -> Any:
@@ -163,9 +128,7 @@ class DocumentSubscriber:
         try:
             if len(frames) != 1:
                 raise ValueError(f"{len(frames)} frames, expected 1")
-            if len(frames[0]) > self.max_bytes:
-                self.oversized += 1
-                logger.debug("Skipped a %d-byte document frame", len(frames[0]))
+            if self._skip_oversized(len(frames[0]), "document frame"):
                 return None
             prefix, name, payload = bytes(frames[0]).split(b" ", 2)
             if self.prefix and prefix != self.prefix:
@@ -186,64 +149,9 @@ class DocumentSubscriber:
             logger.debug("Skipped a malformed document frame: %s", ex)
         return None
 
-    # -- reading --------------------------------------------------------------------------------
-    async def next(self, timeout: float | None = None) -> Document | None:
-        """The next well-formed document, or None if none arrived within ``timeout`` seconds."""
-        sock = self._ensure_socket()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._closed:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not await sock.poll(None if remaining is None else int(remaining * 1000),
-                                   zmq.POLLIN):  # fmt: skip
-                return None
-            frames = await sock.recv_multipart(copy=True)
-            self.received += 1
-            document = self.parse(frames)
-            if document is not None:
-                return document
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-        return None
-
-    def drain(self, limit: int = 10_000, budget: float | None = None) -> list[Document]:
-        """What is already queued (up to ``limit`` frames), without waiting; with ``budget``
-        (seconds) also stop once that much time has gone, to hand the loop back in a flood."""
-        if self._closed:
-            return []
-        self._ensure_socket()
-        sync = self._sync
-        assert sync is not None
-        out: list[Document] = []
-        deadline = None if budget is None else time.perf_counter() + budget
-        self.backlog = True
-        for reads in range(1, limit + 1):
-            try:
-                frames = sync.recv_multipart(flags=zmq.NOBLOCK)
-            except zmq.Again:
-                self.backlog = False
-                break
-            self.received += 1
-            document = self.parse(frames)
-            if document is not None:
-                out.append(document)
-            if deadline is not None and not reads % 32 and time.perf_counter() >= deadline:
-                break
-        return out
-
     def stats(self) -> dict[str, int]:
         return {"received": self.received, "malformed": self.malformed, "refused": self.refused,
                 "oversized": self.oversized}  # fmt: skip
-
-    def close(self) -> None:
-        """Close the socket and context; a pending ``next`` ends with None or ZMQError."""
-        self._closed = True
-        self._sync = None
-        if self._socket is not None:
-            self._socket.close(linger=0)
-            self._socket = None
-        if self._ctx is not None:
-            self._ctx.destroy(linger=0)
-            self._ctx = None
 
 
 class DocumentPump:

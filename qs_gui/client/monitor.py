@@ -5,15 +5,14 @@ server restarts without any help. Nothing is buffered here beyond 0MQ's own high
 consumer's ``async for`` pulls messages at its own pace, and malformed messages are counted and
 skipped rather than ending the stream.
 
-Hardening against floods and garbage (tests/reliability):
+Hardening against floods and garbage (tests/reliability); the socket side is in
+:mod:`.subscriber`:
 
-* :meth:`InfoMonitor.drain` reads what is already queued through a plain (synchronous) shadow of
-  the socket: a non-blocking read there costs ~5 µs, against 20-100 µs through zmq.asyncio's
-  futures, and an optional time ``budget`` bounds how long one call may keep the event loop.
+* :meth:`InfoMonitor.drain` reads what is already queued without waiting, within a time budget.
 * Payloads over ``max_bytes`` (default 1 MiB; a status is ~1.5 KB) are skipped before decoding
-  and counted in ``oversized``; 0MQ itself drops the connection to a publisher that sends a
-  message over ``max_message_size`` (then reconnects), so a hostile or broken publisher cannot
-  make the GUI allocate or decode tens of MB per message.
+  and counted in ``oversized``. ZMQ_MAXMSGSIZE is NOT set: libzmq 4.3.5 drops the connection to
+  the (binding) publisher of an over-limit message for good, so one 50 MiB console message would
+  end status pushes for the session (tests/client/test_monitor.py proves they keep coming).
 * Any bytes at all are either a well-formed message or counted in ``malformed``: nothing raises.
 """
 
@@ -22,13 +21,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import zmq
-import zmq.asyncio
 
+from .subscriber import Subscriber
 from .transport import Codec
 
 logger = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ logger = logging.getLogger(__name__)
 STATUS_TOPIC = "QS_Info"
 CONSOLE_TOPIC = "QS_Console"
 MAX_PAYLOAD_BYTES = 1 << 20  # skipped (and counted) above this
-MAX_MESSAGE_SIZE = 16 << 20  # 0MQ disconnects a publisher that sends more than this at once
+MAX_MESSAGE_SIZE = 0  # ZMQ_MAXMSGSIZE off: exceeding it disconnects for good (subscriber.py)
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ class InfoMessage:
         return None
 
 
-class InfoMonitor:
+class InfoMonitor(Subscriber[InfoMessage]):
     """Async iterator over info-socket messages.
 
     >>> async for message in monitor:   # doctest: +SKIP
@@ -74,58 +73,23 @@ class InfoMonitor:
 
     def __init__(self, address: str, *, topics: tuple[str, ...] = (STATUS_TOPIC, CONSOLE_TOPIC),
                  encoding: str = "json", rcvhwm: int = 10000,
-                 max_bytes: int = MAX_PAYLOAD_BYTES, max_message_size: int = MAX_MESSAGE_SIZE):
-        self.address = address
+                 max_bytes: int = MAX_PAYLOAD_BYTES,
+                 max_message_size: int = MAX_MESSAGE_SIZE) -> None:  # fmt: skip
         self.topics = tuple(topics)
         self._topic_bytes = {t.encode("ascii"): t for t in self.topics}
+        super().__init__(address, subscriptions=list(self._topic_bytes), rcvhwm=rcvhwm,
+                         max_bytes=max_bytes, max_message_size=max_message_size)  # fmt: skip
         self._codec = Codec(encoding)
-        self._rcvhwm = rcvhwm
-        self.max_bytes = int(max_bytes)
-        self._max_message_size = int(max_message_size)
-        self._ctx: zmq.asyncio.Context | None = None
-        self._socket: zmq.asyncio.Socket | None = None
-        self._sync: zmq.Socket | None = None  # shadow of _socket for non-blocking reads
-        self._closed = False
-        self.received = 0
-        self.malformed = 0
-        self.oversized = 0
 
-    def _ensure_socket(self) -> zmq.asyncio.Socket:
-        if self._closed:
-            raise zmq.ZMQError(zmq.ENOTSOCK, "the monitor is closed")
-        if self._socket is None:
-            self._ctx = zmq.asyncio.Context()
-            self._ctx.setsockopt(zmq.LINGER, 0)
-            sock = self._ctx.socket(zmq.SUB)
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.setsockopt(zmq.RCVHWM, self._rcvhwm)
-            sock.setsockopt(zmq.RECONNECT_IVL, 100)
-            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-            if self._max_message_size > 0:
-                sock.setsockopt(zmq.MAXMSGSIZE, self._max_message_size)
-            for topic in self.topics:
-                sock.setsockopt(zmq.SUBSCRIBE, topic.encode("ascii"))
-            sock.connect(self.address)
-            self._socket = sock
-            self._sync = zmq.Socket.shadow(sock.underlying)
-        return self._socket
-
-    def start(self) -> None:
-        """Connect now, so messages published from this point on are received."""
-        self._ensure_socket()
-
-    def _parse(self, frames: list[bytes]) -> InfoMessage | None:
+    def parse(self, frames: Sequence[bytes]) -> InfoMessage | None:
         """A well-formed message, or None (counted as malformed or oversized); never raises."""
-        self.received += 1
         try:
             if len(frames) != 2:
                 raise ValueError(f"{len(frames)} frames")
             topic = self._topic_bytes.get(bytes(frames[0]))
             if topic is None:
                 raise ValueError("unexpected topic")
-            if len(frames[1]) > self.max_bytes:
-                self.oversized += 1
-                logger.debug("Skipped a %d-byte %s message", len(frames[1]), topic)
+            if self._skip_oversized(len(frames[1]), f"{topic} message"):
                 return None
             payload = self._codec.decode(frames[1])
             if not isinstance(payload, Mapping):
@@ -139,50 +103,7 @@ class InfoMonitor:
             logger.debug("Skipped a malformed info message: %s", ex)
             return None
 
-    async def next(self, timeout: float | None = None) -> InfoMessage | None:
-        """The next well-formed message, or None if none arrived within ``timeout`` seconds
-        (or the monitor is closed)."""
-        if self._closed:
-            return None
-        sock = self._ensure_socket()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._closed:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            poll_ms = None if remaining is None else int(remaining * 1000)
-            if not await sock.poll(poll_ms, zmq.POLLIN):
-                return None
-            message = self._parse(await sock.recv_multipart())
-            if message is not None:
-                return message
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-        return None
-
-    def drain(self, limit: int = 10000, budget: float | None = None) -> list[InfoMessage]:
-        """Well-formed messages already queued (up to ``limit``), without waiting.
-
-        With ``budget`` (seconds) it also stops once that much time has gone, so a consumer on
-        the GUI thread can hand control back to the event loop during a flood.
-        """
-        if self._closed:
-            return []
-        self._ensure_socket()
-        sync = self._sync
-        out: list[InfoMessage] = []
-        deadline = None if budget is None else time.perf_counter() + budget
-        reads = 0
-        while len(out) < limit:
-            try:
-                frames = sync.recv_multipart(flags=zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            message = self._parse(frames)
-            if message is not None:
-                out.append(message)
-            reads += 1
-            if deadline is not None and not reads % 32 and time.perf_counter() >= deadline:
-                break
-        return out
+    _parse = parse  # the name tests/reliability/test_fuzz.py uses
 
     def __aiter__(self) -> AsyncIterator[InfoMessage]:
         return self._iterate()
@@ -197,18 +118,3 @@ class InfoMonitor:
                 raise
             if message is not None:
                 yield message
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        """Close the socket and context; a running iteration ends."""
-        self._closed = True
-        self._sync = None
-        if self._socket is not None:
-            self._socket.close(linger=0)
-            self._socket = None
-        if self._ctx is not None:
-            self._ctx.destroy(linger=0)
-            self._ctx = None

@@ -17,8 +17,9 @@ in flight, the main lane's deadline is extended by the time the server spends on
 is the server's, not a lost reply), and :attr:`ZMQTransport.in_flight` reports the bulk request,
 so a liveness watchdog waits for it instead of concluding that the server is dead.
 
-Bulk replies above :data:`~qs_gui.client.jsonstream.SMALL` are decoded with
-:func:`~qs_gui.client.jsonstream.loads_async`, which yields to the loop every few milliseconds.
+Replies above :data:`~qs_gui.client.jsonstream.SMALL` are decoded with
+:func:`~qs_gui.client.jsonstream.loads_async`, which yields to the loop every few milliseconds;
+a reply of megabytes to a request whose answer is a few KB (``status``) is refused unread.
 """
 
 from __future__ import annotations
@@ -46,6 +47,16 @@ BULK_METHODS = frozenset({
     "queue_get", "history_get", "plans_allowed", "devices_allowed", "plans_existing",
     "devices_existing",
 })
+
+#: replies that are a few KB by nature (status, locks, one-line results): a reply much larger is
+#: not what the protocol promises and is refused unread, instead of decoding it on the loop
+SMALL_REPLY_METHODS = frozenset({
+    "status", "ping", "lock", "unlock", "lock_info", "queue_start", "queue_stop",
+    "queue_stop_cancel", "queue_clear", "queue_autostart", "queue_mode_set", "environment_open",
+    "environment_close", "environment_destroy", "re_pause", "re_resume", "re_stop", "re_abort",
+    "re_halt", "kernel_interrupt", "task_status", "history_clear", "permissions_reload",
+})
+SMALL_REPLY_LIMIT = 1 << 20
 
 
 class TransportTimeout(Exception):
@@ -92,11 +103,14 @@ class Codec:
     def encode(self, message: Any) -> bytes:
         if self.encoding == "json":
             try:
-                return json.dumps(message, allow_nan=True).encode("utf-8")
+                # NaN/Infinity are not JSON, and inf (e.g. delay=inf) would reach a plan.
+                return json.dumps(message, allow_nan=False).encode("utf-8")
             except TypeError as ex:
                 raise TypeError(f"Request parameters are not serialisable: {ex}") from None
             except ValueError as ex:
-                raise ValueError(f"Request parameters are not serialisable: {ex}") from None
+                why = ("a number is NaN or infinite" if "Out of range float" in str(ex)
+                       else str(ex))
+                raise ValueError(f"Request parameters are not serialisable: {why}") from None
         import msgpack
 
         try:
@@ -276,7 +290,7 @@ class ZMQTransport:
                         raise TransportTimeout(
                             f"no reply from {self.address} within {timeout:g} s")
                     deadline = busy + timeout  # the server was serving our bulk request
-                raw = await sock.recv(copy=True)
+                frame = await sock.recv(copy=False)  # sized before it is copied
                 healthy = True
             except zmq.ZMQError as ex:
                 raise TransportTimeout(f"ZMQ communication error: {ex}") from ex
@@ -286,8 +300,13 @@ class ZMQTransport:
                 self._give_back(sock, healthy)
                 lane.in_flight = None
                 lane.last_done = time.monotonic()
+        if len(frame) > SMALL_REPLY_LIMIT and method in SMALL_REPLY_METHODS:
+            raise TransportTimeout(f"malformed reply to {method!r}: {len(frame) / 2**20:.1f} "
+                                   f"MB, where a few KB are expected (refused unread)")
+        raw = frame.bytes
+        del frame
         try:
-            if lane is self._bulk or reuse is not None:
+            if lane is self._bulk or reuse is not None or len(raw) > SMALL:
                 reply = await self.codec.decode_async(raw, reuse)
             else:
                 reply = self.codec.decode(raw)

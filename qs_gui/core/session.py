@@ -24,31 +24,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..client import REManagerAPI
 from ..client import transport as _transport_module
 from ..client.exceptions import ReadOnlyError, RequestFailedError, RequestTimeoutError
-from . import reconcile as reconcile_module
 from .events import Event
 from .gates import Connection
+from .replies import STATUS_TYPES, MalformedReply, sanitize_status, server_message
+from .session_commands import Outcome, SessionCommands
+from .session_fetch import UID_KEYS, SessionFetching
 from .tracking import ExecutionTracker
 
 logger = logging.getLogger(__name__)
 
-#: category -> status key holding its uid
-UID_KEYS = {
-    "queue": "plan_queue_uid",
-    "history": "plan_history_uid",
-    "plans": "plans_allowed_uid",
-    "devices": "devices_allowed_uid",
-    "lock": "lock_info_uid",
-}
+__all__ = ["STATUS_TYPES", "UID_KEYS", "MalformedReply", "Outcome", "Session", "Timing",
+           "sanitize_status"]
 
 
 #: requests whose reply may legitimately take the server seconds (the transport's bulk lane,
@@ -56,27 +50,8 @@ UID_KEYS = {
 BULK_METHODS = frozenset({"queue_get", "history_get", "queue_item_add_batch"}) | frozenset(
     getattr(_transport_module, "BULK_METHODS", ()))
 
-#: status keys and the types a view may rely on (re-manager-protocol.md §3); a value of another
-#: type is replaced by None ("unknown") before anyone sees the status
-_STR, _INT, _BOOL, _NONE = (str,), (int,), (bool,), (type(None),)
-STATUS_TYPES: dict[str, tuple[type, ...]] = {
-    "msg": _STR, "time": (str, int, float), "items_in_queue": _INT, "items_in_history": _INT,
-    "running_item_uid": _STR + _NONE, "manager_state": _STR, "queue_stop_pending": _BOOL,
-    "queue_autostart_enabled": _BOOL, "worker_environment_exists": _BOOL,
-    "worker_environment_state": _STR, "worker_background_tasks": _INT,
-    "re_state": _STR + _NONE, "ip_kernel_state": _STR + _NONE,
-    "ip_kernel_captured": _BOOL + _NONE, "pause_pending": _BOOL, "status_uid": _STR,
-    "run_list_uid": _STR, "plan_queue_uid": _STR, "plan_history_uid": _STR,
-    "devices_existing_uid": _STR, "plans_existing_uid": _STR, "devices_allowed_uid": _STR,
-    "plans_allowed_uid": _STR, "task_results_uid": _STR, "lock_info_uid": _STR,
-    "plan_queue_mode": (dict,), "lock": (dict,),
-}
-_FLAG_DICTS = {"plan_queue_mode": ("loop", "ignore_failures"), "lock": ("environment", "queue")}
-MAX_COUNT = 10**9  # item counts beyond this are nonsense (and would overflow timer arithmetic)
 LISTEN_BUDGET = 0.008  # seconds of info-socket reading per batch before yielding to the GUI
 LISTEN_BATCH = 5000
-FETCH_BACKOFF_MAX = 30.0  # seconds between retries of a fetch that keeps failing
-RECONCILE_ATTEMPTS = 3  # failed checks while connected before the outcome is declared unknown
 
 
 class _Wakeup:
@@ -101,60 +76,6 @@ class _Wakeup:
             self._waiter = None
 
 
-class MalformedReply(ValueError):
-    """A reply (or pushed status) that does not have the shape the protocol promises."""
-
-
-def sanitize_status(status: Any) -> tuple[dict[str, Any], list[str]]:
-    """A copy of ``status`` safe for every consumer, and what had to be blanked.
-
-    Raises MalformedReply when it is not a status at all (not a mapping, or no string
-    ``manager_state``): nothing can be shown from it.
-    """
-    if not isinstance(status, Mapping):
-        raise MalformedReply(f"the status is a {type(status).__name__}, not an object")
-    state = status.get("manager_state")
-    if not isinstance(state, str):
-        raise MalformedReply(f"the status has manager_state = {_brief(state)}")
-    clean: dict[str, Any] = {}
-    problems: list[str] = []
-    for key, value in status.items():
-        if not isinstance(key, str):
-            problems.append(f"key {_brief(key)}")
-            continue
-        types = STATUS_TYPES.get(key)
-        if types is not None:
-            ok = isinstance(value, types) and not (
-                isinstance(value, bool) and bool not in types)
-            if ok and isinstance(value, int) and not isinstance(value, bool) and key != "time":
-                ok = 0 <= value <= MAX_COUNT
-            if ok and isinstance(value, float) and not math.isfinite(value):
-                ok = False
-            if not ok:
-                problems.append(f"{key} = {_brief(value)}")
-                value = None
-            elif key in _FLAG_DICTS:
-                flags = {k: v for k, v in value.items() if k in _FLAG_DICTS[key]
-                         and isinstance(v, bool)}
-                if len(flags) != len(value):
-                    problems.append(f"{key} = {_brief(value)}")
-                value = flags
-        clean[key] = value
-    return clean, problems
-
-
-def _brief(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _checked_items(reply: Mapping[str, Any], key: str) -> list[dict]:
-    items = reply.get(key, [])
-    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
-        raise MalformedReply(f"'{key}' is not a list of items")
-    return items
-
-
 @dataclass(frozen=True)
 class Timing:
     """Watchdog and reconnect timing (seconds)."""
@@ -168,26 +89,7 @@ class Timing:
     reconcile_give_up: float = 600.0  # stop waiting for the server to check a lost reply
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """Result of one operator command."""
-
-    ok: bool
-    result: Any = None
-    error: str = ""
-    timed_out: bool = False
-    #: after a lost reply: "applied", "not_applied" or "unknown" (see core/reconcile.py);
-    #: ``ok`` is True when the server's state shows the request took effect
-    reconciled: str | None = None
-
-
-def server_message(ex: RequestFailedError) -> str:
-    response = ex.response
-    msg = response.get("msg", "") if isinstance(response, Mapping) else str(response)
-    return msg or "(the server gave no reason)"
-
-
-class Session:
+class Session(SessionFetching, SessionCommands):
     """Owns the client's background work and the latest server state."""
 
     def __init__(self, api: REManagerAPI, *, use_monitor: bool = True,
@@ -511,267 +413,6 @@ class Session:
         for category, key in UID_KEYS.items():
             if status.get(key) != self._fetched[category]:
                 self._schedule_fetch(category)
-
-    def _schedule_fetch(self, category: str) -> None:
-        task = self._fetch_tasks.get(category)
-        if task is not None and not task.done():
-            return  # the running fetch re-checks the uid when it finishes
-        if not self._control_verified:
-            return  # fetched once a poll is answered (see _on_status)
-        failures = self._fetch_failures[category]
-        if failures and time.monotonic() - self._fetch_failed_at.get(category, 0.0) < min(
-                FETCH_BACKOFF_MAX, 2.0 ** failures):
-            return  # failing: retry after a back-off, not on every status push
-        self._fetch_tasks[category] = asyncio.ensure_future(self._fetch_loop(category))
-
-    async def _fetch_loop(self, category: str) -> None:
-        key = UID_KEYS[category]
-        while self._running and self.status is not None:
-            wanted = self.status.get(key)
-            if wanted == self._fetched[category] or (
-                    wanted is not None and wanted == self._reply_uid[category]):
-                return
-            try:
-                uid = await self._fetch(category)
-            except (RequestTimeoutError, RequestFailedError) as ex:
-                if isinstance(ex, RequestTimeoutError):
-                    self._control_timeout()
-                else:
-                    self._control_ok()
-                self._fetch_failures[category] += 1
-                self._fetch_failed_at[category] = time.monotonic()
-                if self._fetch_failures[category] == 1:
-                    self.message.emit("warning", f"Could not load the {category}: {ex}")
-                return  # a later status retries
-            except asyncio.CancelledError:
-                raise
-            except Exception as ex:  # a reply of the wrong shape: keep what is shown
-                self._fetch_failures[category] += 1
-                self._fetch_failed_at[category] = time.monotonic()
-                self._report_malformed(f"fetch-{category}", f"Could not load the {category}: "
-                                       f"the RE Manager's reply is malformed ({ex}).")
-                return
-            self._control_ok()
-            self._fetch_failures[category] = 0
-            # Done for the status that asked for it. The reply may already be newer (its uid
-            # differs): a status carrying that uid then needs no fetch, but a status that still
-            # shows the old one must not make this loop fetch again and again.
-            self._fetched[category] = wanted
-            self._reply_uid[category] = uid
-            await asyncio.sleep(0)  # never spin without yielding, whatever the transport
-
-    async def _fetch(self, category: str) -> Any:
-        api = self.api
-        if category == "queue":
-            reply = _mapping(await api.queue_get(), "queue_get")
-            items = _checked_items(reply, "items")
-            running = reply.get("running_item") or {}
-            if not isinstance(running, Mapping):
-                raise MalformedReply("'running_item' is not an item")
-            self.queue, self.running_item = items, running
-            self.queue_changed.emit(self.queue, self.running_item)
-            return reply.get("plan_queue_uid")
-        if category == "history":
-            reply = _mapping(await api.history_get(), "history_get")
-            self.history = _checked_items(reply, "items")
-            self.tracker.on_history(self.history)
-            self.history_changed.emit(self.history)
-            return reply.get("plan_history_uid")
-        if category == "plans":
-            reply = _mapping(await api.plans_allowed(), "plans_allowed")
-            self.plans_allowed = _checked_map(reply, "plans_allowed")
-            self.plans_changed.emit(self.plans_allowed)
-            return reply.get("plans_allowed_uid")
-        if category == "devices":
-            reply = _mapping(await api.devices_allowed(), "devices_allowed")
-            self.devices_allowed = _checked_map(reply, "devices_allowed")
-            self.devices_changed.emit(self.devices_allowed)
-            return reply.get("devices_allowed_uid")
-        reply = _mapping(await api.lock_info(), "lock_info")
-        info = reply.get("lock_info")
-        if info is not None and not isinstance(info, Mapping):
-            raise MalformedReply("'lock_info' is not an object")
-        self.lock_info = info
-        self.lock_info_changed.emit(self.lock_info)
-        return reply.get("lock_info_uid")
-
-    # -- commands ---------------------------------------------------------------------------
-    async def run(self, action: str, call: Callable[[], Awaitable[Any]], what: str,
-                  *, done: str | None = None, reconcile: bool = True) -> Outcome:
-        """Send one operator command; every failure becomes a plain-words message.
-
-        ``action`` is marked in flight for the gates while the request is out, so a second
-        click cannot send it again. When the reply to a queue-changing request is lost
-        (``reconcile``, on by default; see ``core/reconcile.RECONCILABLE_METHODS``), the request
-        is not sent again: the server's state is fetched and the operator told whether it took
-        effect. If the server cannot be asked, ``action`` stays in flight until it can (or
-        ``Timing.reconcile_give_up`` passes), so the same request cannot be sent twice.
-        """
-        if action in self.in_flight:
-            return Outcome(False, error=f"{what} is already in progress")
-        self.in_flight.add(action)
-        self.busy_changed.emit()
-        before = reconcile_module.Snapshot(self.queue, self.running_item, self.history)
-        keep_busy = False
-        try:
-            result = await call()
-            self._control_ok()
-        except RequestFailedError as ex:
-            self._control_ok()
-            error = f"{what} refused by the server: {server_message(ex)}"
-            self.message.emit("error", error)
-            return Outcome(False, error=error)
-        except RequestTimeoutError as ex:
-            self._control_timeout()
-            request = ex.request if isinstance(ex.request, Mapping) else {}
-            if reconcile and request.get("method") in reconcile_module.RECONCILABLE_METHODS:
-                outcome = await self._reconcile_now(action, request, before, what)
-                keep_busy = outcome.reconciled is None
-                if outcome.reconciled is not None:
-                    return outcome
-                return Outcome(False, error=outcome.error, timed_out=True,
-                               reconciled=reconcile_module.UNKNOWN)
-            error = f"{what}: no reply from the RE Manager ({ex})"
-            self.message.emit("error", error)
-            return Outcome(False, error=error, timed_out=True)
-        except (ReadOnlyError, TypeError, ValueError, RuntimeError) as ex:
-            error = f"{what} not sent: {ex}"
-            self.message.emit("error", error)
-            return Outcome(False, error=error)
-        finally:
-            if not keep_busy:
-                self.in_flight.discard(action)
-            self.busy_changed.emit()
-            if not self.use_monitor:
-                self.poll_soon()
-        if done:
-            self.message.emit("info", done)
-        return Outcome(True, result=result)
-
-    async def _server_state(self, method: str) -> reconcile_module.ServerState:
-        """The queue (and, when it matters, the history) as the server has it now."""
-        reply = _mapping(await self.api.queue_get(reload=True), "queue_get")
-        queue = _checked_items(reply, "items")
-        running = reply.get("running_item") or {}
-        history = None
-        if method in reconcile_module.NEEDS_HISTORY:
-            history = _checked_items(
-                _mapping(await self.api.history_get(reload=True), "history_get"), "items")
-        return reconcile_module.ServerState(
-            queue, running if isinstance(running, Mapping) else {}, history)
-
-    async def _reconcile_now(self, action: str, request: Mapping[str, Any],
-                             before: reconcile_module.Snapshot, what: str) -> Outcome:
-        """Decide now if the server can be asked; else hand over to a background check and
-        return an Outcome with ``reconciled`` None (the caller keeps ``action`` busy)."""
-        try:
-            after = await self._server_state(request.get("method"))
-            self._control_ok()
-        except asyncio.CancelledError:
-            raise
-        except Exception as ex:  # unreachable or nonsense: ask again when it is back
-            logger.debug("reconcile fetch failed: %s", ex)
-            if isinstance(ex, RequestTimeoutError):
-                self._control_timeout()
-            text = (f"{what}: no reply from the RE Manager, and it cannot be asked what "
-                    f"happened yet. {reconcile_module.NOT_RESENT} qs-gui will check as soon as "
-                    f"the connection returns.")
-            self.message.emit("warning", text)
-            task = asyncio.ensure_future(self._reconcile_later(action, request, before, what))
-            self._reconciling.add(task)
-            task.add_done_callback(self._reconciling.discard)
-            return Outcome(False, error=text, timed_out=True)
-        return self._conclude(request, before, after, what)
-
-    async def _reconcile_later(self, action: str, request: Mapping[str, Any],
-                               before: reconcile_module.Snapshot, what: str) -> None:
-        """Wait for the server, then check; ``action`` stays in flight meanwhile."""
-        if self._reconnected is None:
-            self._reconnected = asyncio.Event()
-        deadline = time.monotonic() + self.timing.reconcile_give_up
-        attempts = 0  # failed checks while connected: a server that answers pushes but not us
-        try:
-            while time.monotonic() < deadline and attempts < RECONCILE_ATTEMPTS:
-                if self.connection is not Connection.CONNECTED:
-                    self._reconnected.clear()
-                    try:
-                        await asyncio.wait_for(self._reconnected.wait(),
-                                               max(0.0, deadline - time.monotonic()))
-                    except asyncio.TimeoutError:
-                        break
-                try:
-                    after = await self._server_state(request.get("method"))
-                except asyncio.CancelledError:
-                    raise
-                except Exception as ex:
-                    logger.debug("reconcile fetch failed again: %s", ex)
-                    if self.connection is Connection.CONNECTED:
-                        attempts += 1
-                    if isinstance(ex, RequestTimeoutError):
-                        self._control_timeout()
-                    await asyncio.sleep(self.timing.backoff[-1])
-                    continue
-                self._conclude(request, before, after, what)
-                return
-            self.message.emit("error", f"{what}: the RE Manager could not be asked what "
-                                       f"happened, so whether the request took effect is "
-                                       f"unknown. {reconcile_module.NOT_RESENT} Check the queue "
-                                       f"and history before sending it again.")
-        finally:
-            self.in_flight.discard(action)
-            self.busy_changed.emit()
-
-    def _conclude(self, request: Mapping[str, Any], before: reconcile_module.Snapshot,
-                  after: reconcile_module.ServerState, what: str) -> Outcome:
-        verdict = reconcile_module.decide(request, before, after, what)
-        level = {"applied": "warning", "not_applied": "warning"}.get(verdict.verdict, "error")
-        self.message.emit(level, verdict.message)
-        if request.get("method") == "queue_item_execute" and verdict.applied and verdict.item:
-            self._follow(verdict.item)
-        if verdict.applied:
-            reply = {"success": True, "msg": verdict.message, "reconciled": True}
-            if verdict.item is not None:
-                reply["item"] = dict(verdict.item)
-            if verdict.items:
-                reply["items"] = [dict(i) for i in verdict.items]
-            return Outcome(True, result=reply, timed_out=True, reconciled=verdict.verdict)
-        return Outcome(False, error=verdict.message, timed_out=True, reconciled=verdict.verdict)
-
-    def _follow(self, item: Mapping[str, Any]) -> None:
-        """Track an executed item found by reconciliation (running, or already in history)."""
-        self.tracker.started(item)
-        if isinstance(item.get("result"), Mapping):
-            self.tracker.on_history([item])
-        elif self.status is not None:
-            self.tracker.on_status(self.status)
-
-    async def execute_now(self, item: Mapping[str, Any], action: str = "execute_now") -> Outcome:
-        """Execute one item now; follow it to its outcome; reconcile after a lost reply."""
-        name = item.get("name", "item")
-        outcome = await self.run(action, lambda: self.api.item_execute(dict(item)),
-                                 f"Execute now ({name})")
-        if outcome.ok and outcome.reconciled is None:
-            started = outcome.result.get("item", {}) if isinstance(outcome.result, Mapping) else {}
-            started = started if isinstance(started, Mapping) else {}
-            self.tracker.started(started)
-            uid = started.get("item_uid")
-            self.message.emit("info", f"Started {name} (uid "
-                                      f"{uid[:8] if isinstance(uid, str) else '?'}).")
-        return outcome
-
-
-
-def _mapping(reply: Any, method: str) -> Mapping[str, Any]:
-    if not isinstance(reply, Mapping):
-        raise MalformedReply(f"the reply to {method} is a {type(reply).__name__}")
-    return reply
-
-
-def _checked_map(reply: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = reply.get(key, {})
-    if not isinstance(value, Mapping):
-        raise MalformedReply(f"'{key}' is not an object")
-    return dict(value)
 
 
 def _reason(ex: Exception, address: str, timeout: float) -> str:

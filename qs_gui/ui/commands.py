@@ -265,6 +265,16 @@ class Commands:
                                       "the queue (removed or started elsewhere). Use Add to "
                                       "queue to keep your changes.")
             return None
+        if entry.edit_state == "changed" and not confirm(
+                self.w, "Overwrite a newer version?",
+                f"{item.get('name')} was changed in the queue by someone else after you opened "
+                f"it. Saving replaces their change with yours.\n\nOverwrite it?",
+                destructive=True):
+            self.session.message.emit("warning", "Save not sent: the item was changed in the "
+                                      "queue after you opened it, and you chose to keep that "
+                                      "change. Your edits are still in the editor (Save as new "
+                                      "adds them as a new item).")
+            return None
 
         async def save() -> None:
             outcome = await self._send(Action.QUEUE_EDIT, f"Save {item.get('name')}",

@@ -148,16 +148,14 @@ def to_yaml(data: Any) -> str:
 class HistoryFilter(QSortFilterProxyModel):
     """Keeps rows whose name/parameters/user/message contain the text and whose status matches.
 
-    Each row's lower-cased search text is built once and cached by item identity (the cache
-    holds the item, so the id can't be reused), which makes re-filtering cheap and stays right
-    whatever order Qt delivers the source model's row signals in.
+    The search texts are the model's (``HistoryModel.search_text``, kept with each row across
+    reloads), so re-filtering is cheap and nothing here holds items the history has dropped.
     """
 
     _text, _status = "", "All"  # set per instance by set_filter
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._hay: dict[int, tuple[Mapping, str]] = {}
         self._warm_row = 0
         self._warm_timer = QTimer(self, interval=0)
         self._warm_timer.timeout.connect(self._warm_step)
@@ -169,9 +167,12 @@ class HistoryFilter(QSortFilterProxyModel):
 
     def _warm_step(self) -> None:
         src: HistoryModel = self.sourceModel()
+        if src.is_loading():  # rows still arriving; warm_up runs again when they are in
+            self._warm_timer.stop()
+            return
         end = min(self._warm_row + 1000, src.rowCount())  # ~10 ms per chunk
         for row in range(self._warm_row, end):
-            self._haystack(src, row)
+            src.search_text(row)
         self._warm_row = end
         if end >= src.rowCount():
             self._warm_timer.stop()
@@ -190,21 +191,7 @@ class HistoryFilter(QSortFilterProxyModel):
             other = self._status == "other" and status not in KNOWN_STATUSES
             if status != self._status and not other:
                 return False
-        return not self._text or self._text in self._haystack(src, row)
-
-    def _haystack(self, src: HistoryModel, row: int) -> str:
-        item = src.item_at(row) or {}
-        hit = self._hay.get(id(item))
-        if hit is not None and hit[0] is item:
-            return hit[1]
-        result = item.get("result")
-        msg = result.get("msg") if isinstance(result, Mapping) else ""
-        params = src.index(row, HistoryModel.PARAMS).data() or ""
-        text = "\n".join(str(v or "") for v in (item.get("name"), params, item.get("user"), msg))
-        if len(self._hay) > 2 * src.rowCount() + 1000:  # drop entries of trimmed rows
-            self._hay.clear()
-        self._hay[id(item)] = (item, text.casefold())
-        return self._hay[id(item)][1]
+        return not self._text or self._text in src.search_text(row)
 
 
 def _full_time(ts: Any) -> str:
@@ -357,6 +344,7 @@ class HistoryView(QWidget):
         self.model = HistoryModel(self)
         self.proxy = HistoryFilter(self)
         self.proxy.setSourceModel(self.model)
+        self.model.loading_finished.connect(self.proxy.warm_up)
 
         self.filter_edit = QLineEdit(placeholderText="Filter by name, parameters, user, message…")
         self.filter_edit.setClearButtonEnabled(True)

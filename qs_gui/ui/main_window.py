@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.BottomDockWidgetArea, self.console)
         self.messages_dock = self._dock("Messages", "messagesDock", self.messages,
                                         Qt.BottomDockWidgetArea)
-        self.plot_dock = PlotDock(self)
+        self.plot_dock = PlotDock(self)  # pyqtgraph loads on its first show or document
         self.addDockWidget(Qt.BottomDockWidgetArea, self.plot_dock)
         self.tabifyDockWidget(self.console, self.messages_dock)
         self.tabifyDockWidget(self.console, self.plot_dock)

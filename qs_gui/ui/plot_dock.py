@@ -12,6 +12,9 @@ Why it is built this way (style-anchors §5, client-api-semantics §14):
   pyqtgraph's auto-range, which re-ranges inside the paint and so paints every frame twice.
   A manual pan/zoom stops following the data; "Autoscale" resumes it.
 * Mouse moves reach the crosshair through a rate-limited ``SignalProxy``.
+* pyqtgraph and numpy (~200 ms, ~26 MB) load when the plot is first needed, not at start-up:
+  the pyqtgraph half lives in :mod:`qs_gui.ui.plot_canvas`, built on the dock's first show or
+  first document (buffered first, so none is lost). Until then the dock holds plain Qt controls.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyqtgraph as pg
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QShowEvent
 from PyQt5.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -34,11 +36,15 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from qs_gui.core.liverun import LiveRun, LiveRuns
 from qs_gui.core.progress import Progress
 
 if TYPE_CHECKING:  # the dock only reads its counters; it never touches the socket
+    import pyqtgraph as pg
+
     from qs_gui.client.documents import DocumentSubscriber
+    from qs_gui.core.liverun import LiveRun, LiveRuns
+
+    from .plot_canvas import PlotCanvas
 
 __all__ = ["PlotDock", "KEEP_RUNS_RANGE", "FLUSH_INTERVAL_MS"]
 
@@ -48,9 +54,6 @@ FLUSH_INTERVAL_MS = 50
 KEEP_RUNS_RANGE = (1, 20)
 QUIET_TICKS = 40  # ticks without data before an open run's timer slows to 1 Hz
 SYMBOL_LIMIT = 200  # points per curve above which symbols are dropped (they are slow and noisy)
-_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-            "#17becf", "#bcbd22", "#7f7f7f")  # fmt: skip
-_FAINT_ALPHA = 70
 _MAX_ABS = 1e300  # view range clamp: pyqtgraph refuses ranges whose span is not finite
 
 
@@ -63,13 +66,6 @@ def _padded(lo: float, hi: float, pad: float = 0.05) -> tuple[float, float]:
     return lo - span * pad, hi + span * pad
 
 
-def _color(index: int, faint: bool) -> pg.QtGui.QColor:
-    color = pg.mkColor(_PALETTE[index % len(_PALETTE)])
-    if faint:
-        color.setAlpha(_FAINT_ALPHA)
-    return color
-
-
 class PlotDock(QDockWidget):
     """Dock "Live data" (objectName "plotDock"); emits ``progress_changed(Progress | None)``."""
 
@@ -80,7 +76,10 @@ class PlotDock(QDockWidget):
                  flush_interval_ms: int = FLUSH_INTERVAL_MS) -> None:  # fmt: skip
         super().__init__("Live data", parent)
         self.setObjectName("plotDock")
-        self.runs = runs if runs is not None else LiveRuns(max_runs)
+        self._runs = runs  # created on first use (see ``runs``)
+        self._max_runs = runs.max_runs if runs is not None else max_runs
+        self.plot: PlotCanvas | None = None  # built by ensure_plot
+        self._range: tuple[float, float, float, float] | None = None
         self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self._drawn: dict[str, int] = {}  # run uid -> revision last pushed to its curves
         self._bright: str | None = None  # uid of the run drawn at full strength
@@ -90,6 +89,7 @@ class PlotDock(QDockWidget):
         self.flushes = 0  # timer ticks that pushed data (for tests and benchmarks)
         self.set_data_calls = 0
         self._build()
+        self.visibilityChanged.connect(self._on_visibility)
         self._flush_interval_ms = flush_interval_ms
         self._quiet_ticks = 0
         self._timer, self._stats_timer = QTimer(self), QTimer(self)
@@ -117,7 +117,7 @@ class PlotDock(QDockWidget):
         self.keep_runs = QSpinBox(body)
         self.keep_runs.setObjectName("keepRunsSpin")
         self.keep_runs.setRange(*KEEP_RUNS_RANGE)
-        self.keep_runs.setValue(self.runs.max_runs)
+        self.keep_runs.setValue(self._max_runs)
         self.keep_runs.setToolTip("How many runs stay on the plot (earlier ones drawn fainter)")
         self.keep_runs.valueChanged.connect(self.set_max_runs)
         row.addWidget(self.keep_runs)
@@ -136,36 +136,54 @@ class PlotDock(QDockWidget):
         row.addWidget(self.readout)
         layout.addLayout(row)
 
-        self.plot = pg.PlotWidget(body, background="w")
-        self.plot.setObjectName("livePlot")
-        self.plot.setMinimumSize(240, 160)  # never squeezed to a line in a crowded dock area
-        item = self.plot.getPlotItem()
-        item.setDownsampling(auto=True, mode="peak")
-        item.setClipToView(True)
-        item.showGrid(x=True, y=True, alpha=0.25)
-        item.setLabel("bottom", "")
-        item.hideButtons()  # pyqtgraph's own auto-range button: "Autoscale" replaces it
-        item.disableAutoRange()
-        item.getViewBox().sigRangeChangedManually.connect(  # a mouse pan/zoom: stop following
-            lambda *_: self.autoscale_button.setChecked(False))
-        self._range: tuple[float, float, float, float] | None = None
-        self.legend = item.addLegend(offset=(-10, 10), labelTextColor="k",
-                                     brush=pg.mkBrush(255, 255, 255, 200))  # fmt: skip
-        dash = pg.mkPen("#888888", width=1, style=Qt.DashLine)
-        self._vline = pg.InfiniteLine(angle=90, movable=False, pen=dash)
-        self._hline = pg.InfiniteLine(angle=0, movable=False, pen=dash)
-        for line in (self._vline, self._hline):
-            line.setVisible(False)
-            item.addItem(line, ignoreBounds=True)
-        self._mouse_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30,
-                                           slot=self._mouse_moved, threadSafe=False)
-        self._mouse_proxy.setParent(self)  # its timer dies with the dock, never fires after it
-        layout.addWidget(self.plot, 1)
+        self._body_layout = layout
+        self._placeholder = QWidget(body)  # the plot's place (and size) until it is built
+        self._placeholder.setMinimumSize(240, 160)
+        layout.addWidget(self._placeholder, 1)
         self.stats_label = QLabel("", body)
         self.stats_label.setObjectName("streamStats")
         self.stats_label.setStyleSheet("color: #666;")
         layout.addWidget(self.stats_label)
         self.setWidget(body)
+
+    def ensure_plot(self) -> PlotCanvas:
+        """Build the plot (once): on first show or first document, not at start-up."""
+        if self.plot is not None:
+            return self.plot
+        from .plot_canvas import PlotCanvas  # imports pyqtgraph and numpy
+
+        self.plot = PlotCanvas(self.widget(), lambda: self.autoscale_button.setChecked(False),
+                               self.show_nearest)  # a pan/zoom stops following the data
+        layout = self._body_layout
+        index = layout.indexOf(self._placeholder)
+        layout.removeWidget(self._placeholder)
+        self._placeholder.deleteLater()
+        layout.insertWidget(index, self.plot, 1)
+        self.plot.show()
+        return self.plot
+
+    def _on_visibility(self, visible: bool) -> None:
+        if visible:  # its tab was selected (a hidden tab is "shown" offscreen: not this)
+            self.ensure_plot()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if self.isWindow():  # floating, or a dock on its own
+            self.ensure_plot()
+
+    @property
+    def legend(self) -> Any:
+        """The plot's legend (None until the plot is built)."""
+        return self.plot.legend if self.plot is not None else None
+
+    @property
+    def runs(self) -> LiveRuns:
+        """The document buffers, created on first use (liverun imports numpy)."""
+        if self._runs is None:
+            from qs_gui.core.liverun import LiveRuns
+
+            self._runs = LiveRuns(self._max_runs)
+        return self._runs
 
     @staticmethod
     def _button(parent: QWidget, row: QHBoxLayout, text: str, slot: Any, tip: str) -> QPushButton:
@@ -179,11 +197,13 @@ class PlotDock(QDockWidget):
     def feed(self, name: str, doc: Any) -> None:
         """Buffer one document; the plot catches up on the next timer tick."""
         self.runs.feed(name, doc)
+        self.ensure_plot()
         self._arm()
 
     def feed_many(self, documents: list[tuple[str, Any]]) -> None:
         """Buffer a batch (what ``DocumentPump`` delivers); never raises for bad documents."""
         self.runs.feed_many(documents)
+        self.ensure_plot()
         self._arm()
 
     def _arm(self) -> None:
@@ -220,15 +240,20 @@ class PlotDock(QDockWidget):
 
     def set_max_runs(self, value: int) -> None:
         """Keep the last ``value`` runs; older curves go on the next tick."""
-        self.runs.max_runs = value
+        self._max_runs = value
         if self.keep_runs.value() != value:
             self.keep_runs.setValue(value)
-        self._arm()
+        if self._runs is not None:  # else the buffers are created with it
+            self._runs.max_runs = value
+            self._arm()
 
     # -- flush ----------------------------------------------------------------------------------
     def flush(self) -> None:
         """Push changed buffers into their curves (the timer's slot; also callable directly)."""
-        item = self.plot.getPlotItem()
+        if self._runs is None:  # no document yet: nothing to draw or report
+            self._timer.stop()
+            return
+        item = self.ensure_plot().getPlotItem()
         runs = self.runs.runs
         present = {run.uid for run in runs}
         evicted = [k for k in self._curves if k[0] not in present]
@@ -301,24 +326,14 @@ class PlotDock(QDockWidget):
         return self._field_colors.setdefault(field, len(self._field_colors))
 
     def _make_curve(self, run: LiveRun, field: str) -> pg.PlotDataItem:
-        curve = self.plot.getPlotItem().plot(name=f"{run.label}: {field}", connect="finite")
+        curve = self.ensure_plot().add_curve(f"{run.label}: {field}")
         self._style(curve, field, run.uid != self._bright, long=run.n > SYMBOL_LIMIT)
         self._curves[(run.uid, field)] = curve
         return curve
 
     def _style(self, curve: pg.PlotDataItem, field: str, faint: bool, long: bool) -> None:
-        """Colour by field (the same in every run), alpha by age; long curves get thin pens and
-        no symbols: a 2 px pen costs the raster engine ~5 ms per curve per frame."""
-        color = _color(self._color_index(field), faint)
-        curve.setPen(pg.mkPen(color, width=1 if faint or long else 2))
-        if long:
-            curve.setSymbol(None)
-        else:
-            curve.setSymbol("o")
-            curve.setSymbolPen(pg.mkPen(color))
-            curve.setSymbolBrush(pg.mkBrush(color))
-            curve.setSymbolSize(5 if faint else 7)
-        curve.setZValue(0 if faint else 10)
+        """Colour by field (the same in every run), faint and thin for older runs."""
+        self.ensure_plot().style_curve(curve, self._color_index(field), faint, long)
 
     def _restyle(self, runs: list[LiveRun]) -> None:
         """Draw the newest run at full strength and every other run fainter (on a new run)."""
@@ -339,7 +354,7 @@ class PlotDock(QDockWidget):
             item.setTitle(title, color="k", size="10pt")
 
     def _emit_progress(self) -> None:
-        progress = self.runs.progress()
+        progress = self.progress
         key = None if progress is None else (progress.run_uid, progress.text(), progress.fraction)
         if key != self._progress_key:
             self._progress_key = key
@@ -347,7 +362,7 @@ class PlotDock(QDockWidget):
 
     @property
     def progress(self) -> Progress | None:
-        return self.runs.progress()
+        return self._runs.progress() if self._runs is not None else None
 
     def curve(self, run_uid: str, field: str) -> pg.PlotDataItem | None:
         """The curve of ``field`` in run ``run_uid`` (for tests and for the main window)."""
@@ -384,60 +399,24 @@ class PlotDock(QDockWidget):
                           padding=0)  # fmt: skip
             view.updateMatrix()  # now, not inside the paint (which would then paint twice)
 
-    def _mouse_moved(self, event: tuple) -> None:
-        pos = event[0]
-        item = self.plot.getPlotItem()
-        if not item.sceneBoundingRect().contains(pos):
-            return
-        view = item.getViewBox()
-        point = view.mapSceneToView(pos)
-        self.show_nearest(point.x(), point.y())
-
     def show_nearest(self, x: float, y: float) -> tuple[float, float, str] | None:
         """Put the crosshair on the data point nearest to (x, y) in screen distance."""
-        px, py = self.plot.getPlotItem().getViewBox().viewPixelSize()
-        px, py = (px or 1.0), (py or 1.0)
-        best: tuple[float, float, float, str] | None = None
-        for run in self.runs.runs:
-            xs = run.x
-            if not len(xs):
-                continue
-            for field in run.y_fields:
-                ys = run.y(field)
-                with np.errstate(invalid="ignore"):
-                    d2 = ((xs - x) / px) ** 2 + ((ys - y) / py) ** 2
-                if np.isnan(d2).all():
-                    continue
-                i = int(np.nanargmin(d2))
-                if best is None or d2[i] < best[0]:
-                    best = (float(d2[i]), float(xs[i]), float(ys[i]), f"{field}, {run.label}")
+        best = None
+        if self.plot is not None and self._runs is not None:
+            best = self.plot.nearest(self._runs.runs, x, y)
         if best is None:
             self.readout.clear()
             return None
-        _, bx, by, what = best
-        for line, pos in ((self._vline, bx), (self._hline, by)):
-            line.setPos(pos)
-            line.setVisible(True)
+        bx, by, what = best
         self.readout.setText(f"x = {bx:.6g}, y = {by:.6g}  ({what})")
-        return bx, by, what
+        return best
 
     # -- export ---------------------------------------------------------------------------------
     def export_png(self, path: str | Path, width: int | None = None) -> Path:
         """Write the plot as PNG (pyqtgraph's ImageExporter; widget grab if it fails)."""
-        import pyqtgraph.exporters
-
-        path = Path(path)
+        plot = self.ensure_plot()
         self.flush()
-        try:
-            exporter = pyqtgraph.exporters.ImageExporter(self.plot.getPlotItem())
-            if width:
-                exporter.parameters()["width"] = int(width)
-            exporter.export(str(path))
-        except (TypeError, ValueError, RuntimeError) as ex:  # known exporter size quirks
-            logger.info("ImageExporter failed (%s); saving a widget grab", ex)
-            if not self.plot.grab().save(str(path), "PNG"):
-                raise OSError(f"could not write {path}") from ex
-        return path
+        return plot.export_png(Path(path), width)
 
     def export_csv(self, path: str | Path, run_uid: str | None = None) -> Path:
         """Write a run (default: the latest) as CSV: x column then one column per field."""
@@ -450,7 +429,7 @@ class PlotDock(QDockWidget):
 
     def _ask_export(self, kind: str) -> None:
         """The PNG…/CSV… buttons: ask for a file name, write, report in the readout line."""
-        run = self.runs.current
+        run = self._runs.current if self._runs is not None else None
         if run is None and kind == "csv":
             self.readout.setText("Nothing to export yet")
             return

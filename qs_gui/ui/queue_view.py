@@ -18,6 +18,7 @@ Why it is shaped this way:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -70,6 +71,19 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid JSON number")
 
 
+class _NotFinite(ValueError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    """``1e999`` is valid JSON syntax but becomes inf, which must never reach a plan."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(f"The clipboard holds the number {text[:40]}, which is too large to "
+                         f"send.")
+    return value
+
+
 def parse_clipboard_items(text: str) -> list[dict[str, Any]]:
     """Items from clipboard text: a JSON object or a non-empty list of objects.
 
@@ -81,7 +95,9 @@ def parse_clipboard_items(text: str) -> list[dict[str, Any]]:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("The clipboard holds no text to paste.")
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except _NotFinite:
+        raise
     except RecursionError:
         raise ValueError("The clipboard text is nested too deeply to be a queue item.")
     except ValueError as ex:  # JSONDecodeError is a ValueError

@@ -87,6 +87,10 @@ def test_non_serialisable_params_raise_type_error_and_send_nothing():
             rm = REManagerAPI(zmq_control_addr=peer.address, timeout_recv=1)
             with pytest.raises(TypeError, match="not serialisable"):
                 await rm.item_add({"item_type": "plan", "name": "count", "args": [object()]})
+            for bad in (float("inf"), float("-inf"), float("nan")):  # not JSON; inf reaches plans
+                with pytest.raises(ValueError, match="NaN or infinite"):
+                    await rm.item_execute({"item_type": "plan", "name": "count",
+                                           "kwargs": {"delay": bad}})
             assert peer.received == []
             # Caller-side validation, as the reference client does.
             with pytest.raises(TypeError):
@@ -149,5 +153,26 @@ def test_constructible_without_loop_and_closed_client_refuses():
         await rm.close()
         with pytest.raises(ClientClosedError):
             await rm.status()
+
+    run(scenario())
+
+
+def test_oversized_reply_to_a_small_request_is_refused_unread():
+    """A status is ~1.5 KB: megabytes in reply to it are refused without decoding (a 50 MB one
+    decoded on the loop stalled the GUI ~150 ms); bulk replies of that size are normal."""
+    big = json.dumps({"success": True, "msg": "", "items": ["z" * 100] * 30_000,
+                      "manager_state": "idle"}).encode()
+    assert len(big) > 2**20
+
+    async def scenario():
+        async with FakePeer(lambda r: big) as peer:
+            rm = REManagerAPI(zmq_control_addr=peer.address, timeout_recv=2)
+            with pytest.raises(RequestTimeoutError, match="where a few KB are expected"):
+                await rm.status()
+            # same size, a method whose replies scale: decoded
+            reply = await rm.send_request(method="queue_get")
+            assert len(reply["items"]) == 30_000
+            assert len(peer.received) == 2  # one each: nothing re-sent
+            await rm.close()
 
     run(scenario())

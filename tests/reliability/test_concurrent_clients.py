@@ -13,8 +13,10 @@ import threading
 import time
 
 import pytest
+from PyQt5.QtWidgets import QMessageBox
 
 from qs_gui.core.gates import Action
+from qs_gui.ui import dialogs as dialogs_module
 from tests.ui.qt_async import run, until
 
 from .gui import COUNT, action, internal_errors, make_window, started
@@ -173,12 +175,15 @@ def test_conflicts_are_reported(qtbot, qloop, server_reset, record, error_log):
            save_refused=first[:90], save_blocked=second[:60], move_refused=move[:90])
 
 
-@pytest.mark.xfail(strict=True, reason="Save overwrites a change another client made after the "
-                   "item was loaded (lost update), although the editor already shows it as "
-                   "'changed'. Fix: Commands.save_edited refuses while entry.edit_state == "
-                   "'changed' -- see docs/reliability.md")
-def test_save_does_not_overwrite_a_concurrent_edit(qtbot, qloop, server_reset, error_log):
+@pytest.mark.parametrize("overwrite", [False, True], ids=["keep-theirs", "overwrite"])
+def test_save_does_not_overwrite_a_concurrent_edit(qtbot, qloop, server_reset, error_log,
+                                                   monkeypatch, overwrite):
+    """Another client saves the item Alice has open; Alice's Save asks before overwriting (the
+    server has no compare-and-swap), and sends nothing unless she says so."""
     sandbox = server_reset
+    asked = []
+    monkeypatch.setattr(dialogs_module, "run_dialog", lambda box: asked.append(box.text()) or (
+        QMessageBox.Yes if overwrite else QMessageBox.No))
     a = make_window(qtbot, sandbox.control_addr, sandbox.info_addr, user="alice-gui")
 
     async def scenario():
@@ -198,11 +203,19 @@ def test_save_does_not_overwrite_a_concurrent_edit(qtbot, qloop, server_reset, e
         await until(lambda: a.session.queue[0]["kwargs"] == {"num": 83}, 5)
         await until(lambda: a.commands.save_action.isEnabled(), 5)
         a.commands.save_action.trigger()
-        await asyncio.sleep(0.5)
+        if overwrite:
+            await until(lambda: a.session.queue[0]["kwargs"] == {"num": 82}, 5)
+        else:
+            await until(lambda: any("Save not sent" in m for m in a.messages.messages("warning")),
+                        5)
 
     try:
         run(qloop, scenario(), 30)
-        assert nums(server_items(sandbox)) == [83], "bob's change was overwritten"
-        assert any("changed" in m for m in errors(a) + a.messages.messages("warning"))
+        assert len(asked) == 1 and "changed in the queue by someone else" in asked[0]
+        if overwrite:  # her explicit choice
+            assert nums(server_items(sandbox)) == [82]
+        else:
+            assert nums(server_items(sandbox)) == [83], "bob's change was overwritten"
+            assert a.entry.current_item()["kwargs"] == {"num": 82}, "her edits must stay"
     finally:
         run(qloop, a.session.stop())

@@ -106,14 +106,14 @@ def test_clipboard_parser_never_raises_anything_but_valueerror(text):
     json.dumps(items, allow_nan=False)  # what the transport would put on the wire
 
 
-@pytest.mark.xfail(strict=True, reason="parse_clipboard_items accepts 1e999 (inf) and the "
-                   "transport then sends 'Infinity', which is not JSON; the server's pydantic "
-                   "accepts inf for float parameters (e.g. delay=inf). Fix in ui/queue_view.py: "
-                   "refuse non-finite numbers, as core/entry.py does -- see docs/reliability.md")
 def test_clipboard_overflowing_numbers_are_refused():
     """1e999 is valid JSON syntax but parses to inf, which cannot go on the wire as JSON."""
-    with pytest.raises(ValueError):
-        parse_clipboard_items('[{"item_type": "plan", "name": "count", "kwargs": {"x": 1e999}}]')
+    for number in ("1e999", "-1e999", "1.5e400"):
+        with pytest.raises(ValueError, match="too large to send"):
+            parse_clipboard_items(
+                f'[{{"item_type": "plan", "name": "count", "kwargs": {{"x": {number}}}}}]')
+    assert parse_clipboard_items('{"item_type": "plan", "name": "count", "kwargs": {"x": 1e300}}'
+                                 )[0]["kwargs"] == {"x": 1e300}
 
 
 # -- the whole window: random entry text and paste -> only valid requests on the wire ----------

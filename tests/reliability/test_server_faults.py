@@ -303,19 +303,11 @@ EXPECTED = {  # kind -> the state an honest indicator shows
     "not JSON": Connection.OFFLINE, "JSON list": Connection.NO_STATUS,
     "manager_state: 5": Connection.NO_STATUS, "missing keys": Connection.NO_STATUS,
     "wrong types": Connection.CONNECTED, "queue_get wrong shape": Connection.CONNECTED,
-    "50 MB": Connection.NO_STATUS,
+    "50 MB": Connection.OFFLINE,  # refused unread, like any reply that is not a status
 }
 
 
-BIG_REPLY_STALL = pytest.mark.xfail(  # not strict: 100-170 ms here, close to the bar
-    strict=False, reason="a 50 MB reply to a small request (status) is decoded in one go on the "
-    "event loop (100-170 ms busy stall against the 100 ms bar). Fix in client/transport.py: refuse "
-    "replies to non-bulk methods above a few MB before decoding, or decode every reply above "
-    "jsonstream.SMALL with loads_async -- see docs/reliability.md")
-
-
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=BIG_REPLY_STALL) if k == "50 MB" else k
-                                  for k in EXPECTED])
+@pytest.mark.parametrize("kind", list(EXPECTED))
 def test_malformed_replies(qtbot, qloop, sandbox, record, error_log, kind):
     with ThreadPeer(_malformed(kind, sandbox)) as peer:
         window = make_window(qtbot, peer.address)
@@ -346,6 +338,8 @@ def test_malformed_replies(qtbot, qloop, sandbox, record, error_log, kind):
         if kind == "queue_get wrong shape":
             assert any("malformed" in m for m in messages), messages
             assert window.queue_view.model.rowCount() == 0
+        if kind == "50 MB":
+            assert "50.0 MB, where a few KB are expected" in detail, detail
         run(qloop, window.session.stop())
     record(scenario=f"malformed reply: {kind}", shown=EXPECTED[kind].value, detail=detail[:70],
            beat=beat, rss_growth_mb=rss.peak() - base)

@@ -16,6 +16,8 @@ from qs_gui.core.schema import values_from_item
 from qs_gui.ui.editor import ItemEditor
 from qs_gui.ui.editor.fields import FloatField, IntField
 from qs_gui.ui.editor.lists import DeviceListField
+from qs_gui.ui.editor.style import RED
+from qs_gui.ui.editor.sync import START_HINT
 from tests.core.test_schema_support import (
     sim_devices,
     sim_plans,
@@ -286,6 +288,31 @@ def test_picker_search_commit_and_revert(editor: ItemEditor, qtbot: QtBot) -> No
     tips = {editor.picker.name_combo.itemText(i): editor.picker.name_combo.itemData(
         i, Qt.ToolTipRole) for i in range(editor.picker.name_combo.count())}  # fmt: skip
     assert tips["count"] == "Take one or more readings from detectors."
+
+
+def test_empty_editor_shows_a_hint_not_an_error(editor: ItemEditor, qtbot: QtBot) -> None:
+    """No name yet is where every item starts: a muted hint; the gates still get the reason."""
+    red = f"color: {RED};"
+
+    def shown() -> tuple[str, bool]:
+        editor.current_error()  # runs the debounced validation
+        return editor.problem.text(), editor.problem.styleSheet() == red
+
+    assert shown() == (START_HINT, False) and _shown(editor.problem)
+    assert RED.lower() not in editor.problem.styleSheet().lower()
+    assert editor.current_error() == "name: choose a plan" and editor.current_item() is None
+    editor.picker.choose("nope")  # a real error after interaction: red
+    assert shown() == ("name: 'nope' is not an allowed plan", True)
+    editor.picker.choose("count")
+    assert shown()[0].startswith("detectors: ") and shown()[1]
+    editor.picker.choose("")  # back to no plan: the hint again
+    assert shown() == (START_HINT, False)
+    assert editor.current_error() == "name: choose a plan"
+    editor.json.edit.setPlainText("{not json")  # a JSON error with no name stays red
+    assert shown()[0].startswith("JSON: ") and shown()[1]
+    bare = make_editor(qtbot, plans=False)  # before the plans arrive: no error text either
+    assert bare.current_error() == "name: choose a plan" and bare.problem.text() == START_HINT
+    assert bare.picker.description.isHidden()
 
 
 def test_dirty_reset_and_instruction(editor: ItemEditor, qtbot: QtBot) -> None:

@@ -16,7 +16,7 @@ from PyQt5.QtGui import QColor  # noqa: E402
 from PyQt5.QtTest import QAbstractItemModelTester  # noqa: E402
 from PyQt5.QtWidgets import QAbstractItemView, QTableView  # noqa: E402
 
-from qs_gui.ui import item_models  # noqa: E402
+from qs_gui.ui import queue_model  # noqa: E402
 from qs_gui.ui.item_models import (  # noqa: E402
     ITEM_ROLE,
     MIME_ITEM_UIDS,
@@ -163,8 +163,8 @@ def test_display_strings_computed_once_on_first_paint_for_10000_rows(checked, mo
     model = checked(QueueModel())
     big = [item(f"b{i}", num=i) for i in range(10_000)]
     calls = []
-    real = item_models.param_summary
-    monkeypatch.setattr(item_models, "param_summary",
+    real = queue_model.param_summary
+    monkeypatch.setattr(queue_model, "param_summary",
                         lambda *a, **k: calls.append(a) or real(*a, **k))
     model.set_queue(big, {})
     assert len(calls) <= 10  # the model tester peeks at a few rows; nothing else is computed

@@ -91,9 +91,12 @@ def test_execute_now_gated_by_environment_and_runs_to_history(qtbot, qloop, env_
         assert button is not None and button.isEnabled()
         qtbot.mouseClick(button, Qt.LeftButton)
         await until(lambda: not execute.isEnabled(), 5, message="busy while running")
-        await until(lambda: window.session.status.get("manager_state") == "executing_queue", 10)
+        # Until the reply arrives the reason is "request in progress"; then the server's state.
+        await until(lambda: window.session.status.get("manager_state") == "executing_queue"
+                    and not window.session.in_flight and any(
+                        w in execute.toolTip().lower() for w in ("busy", "running")), 10,
+                    message=lambda: f"busy reason, tooltip is {execute.toolTip()!r}")
         assert not execute.isEnabled()
-        assert "busy" in execute.toolTip().lower() or "running" in execute.toolTip().lower()
         save_shot(window, "main_window_running.png")
         await until(lambda: window.session.tracker.last and window.session.tracker.last.finished,
                     30, message="execution finished")

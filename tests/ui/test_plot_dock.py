@@ -4,6 +4,8 @@ export, runs kept, the pickle warning, and a live 1 kHz stream on a qasync loop.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -23,6 +25,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from PyQt5.QtCore import QPointF, Qt, QTimer  # noqa: E402
 from PyQt5.QtGui import QImage  # noqa: E402
+from PyQt5.QtWidgets import QDockWidget, QLabel, QMainWindow  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 
 from qs_gui.client.documents import DocumentPump, DocumentSubscriber  # noqa: E402
@@ -301,6 +304,103 @@ def test_runs_of_wildly_different_x_scales_do_not_break_decimation(dock: PlotDoc
     qtbot.wait(10)
     assert dock.curve("a", "det1").opts["autoDownsample"] is False  # a speck at this scale
     assert dock.curve("b", "det1").opts["autoDownsample"] is True
+
+
+# -- lazy pyqtgraph: not at start-up, built on first show or first document ----------------------
+_STARTUP_PROBE = """
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PyQt5.QtWidgets import QApplication
+app = QApplication([])
+import qs_gui.ui.main_window as mw
+from qs_gui.client import REManagerAPI
+from qs_gui.core.session import Session
+loaded = lambda: ("pyqtgraph" in sys.modules, "numpy" in sys.modules)
+print("import", *loaded())
+window = mw.MainWindow(Session(REManagerAPI(zmq_control_addr="tcp://127.0.0.1:9")))
+window.show()
+for _ in range(3):
+    app.processEvents()
+print("window", *loaded(), window.plot_dock.plot is None)
+window.plot_dock.raise_()  # the operator selects the "Live data" tab
+app.processEvents()
+print("tab", *loaded(), window.plot_dock.plot is not None and window.plot_dock.plot.isVisible())
+window.close()
+"""
+
+
+def test_main_window_starts_without_pyqtgraph_or_numpy() -> None:
+    """A fresh interpreter: other tests have imported pyqtgraph into this one."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", _STARTUP_PROBE], cwd=root, env=env, timeout=60,
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.split()[0] in
+             ("import", "window", "tab")]  # fmt: skip
+    assert lines == ["import False False", "window False False True", "tab True True True"], (
+        out.stdout, out.stderr)
+
+
+def tabbed_dock(qtbot: QtBot) -> tuple[QMainWindow, PlotDock, QDockWidget]:
+    """A window with the plot dock tabbed behind another dock, as in the main window."""
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.setCentralWidget(QLabel("central"))
+    front = QDockWidget("Console", window)
+    front.setWidget(QLabel("console"))
+    dock = PlotDock(window)
+    window.addDockWidget(Qt.BottomDockWidgetArea, front)
+    window.addDockWidget(Qt.BottomDockWidgetArea, dock)
+    window.tabifyDockWidget(front, dock)
+    front.raise_()
+    window.resize(800, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    return window, dock, front
+
+
+def test_plot_is_built_when_its_tab_is_first_shown(qtbot: QtBot, tmp_path: Path) -> None:
+    _, dock, front = tabbed_dock(qtbot)
+    qtbot.wait(20)
+    assert dock.plot is None and dock.legend is None and dock.progress is None
+    assert dock.show_nearest(0.0, 0.0) is None
+    dock.flush()  # a stray tick before any document: nothing to do, nothing built
+    dock.set_max_runs(2)
+    assert dock.plot is None and not dock._timer.isActive()
+    dock.raise_()
+    qtbot.waitUntil(lambda: dock.plot is not None and dock.plot.isVisible(), timeout=2000)
+    front.raise_()  # and back: the plot stays, documents are drawn while hidden
+    dock.feed_many(scan_docs(6))
+    dock.flush()
+    assert dock.runs.max_runs == 2 and dock.curve("r1", "det1") is not None
+    dock.export_png(tmp_path / "hidden.png")
+    assert not QImage(str(tmp_path / "hidden.png")).isNull()
+
+
+def test_documents_before_the_plot_exists_are_all_drawn(qtbot: QtBot, tmp_path: Path) -> None:
+    _, dock, front = tabbed_dock(qtbot)
+    widget = ProgressWidget()
+    qtbot.addWidget(widget)
+    dock.progress_changed.connect(widget.set_progress)
+    assert dock.plot is None
+    docs = scan_docs(10)
+    dock.feed("start", docs[0][1])  # the first document builds the plot (tab still hidden)
+    assert dock.plot is not None and not front.visibleRegion().isEmpty()
+    dock.feed_many(docs[1:])
+    qtbot.waitUntil(lambda: dock.curve("r1", "det1") is not None, timeout=2000)
+    x, y = curve_xy(dock, "r1", "det1")
+    np.testing.assert_allclose(x, np.linspace(-1, 1, 10))
+    np.testing.assert_allclose(y, 5 * np.linspace(-1, 1, 10))
+    assert widget.percent == pytest.approx(100.0)  # progress works with the tab hidden
+    dock.raise_()
+    qtbot.waitUntil(lambda: dock.plot.isVisible(), timeout=2000)
+    dock.plot.getPlotItem().getViewBox().autoRange(padding=0.1)
+    assert dock.show_nearest(1.0, 5.0)[:2] == (1.0, 5.0)
+    assert dock.readout.text().startswith("x = 1, y = 5")
+    png = dock.export_png(tmp_path / "plot.png")
+    assert QImage(str(png)).width() > 100
+    assert len(Path(dock.export_csv(tmp_path / "run.csv")).read_text().splitlines()) == 11
 
 
 # -- a live 1 kHz stream on the qasync loop ------------------------------------------------------

@@ -56,7 +56,7 @@ from .json_view import JsonView, item_text
 from .meta import MetaEditor
 from .picker import PlanPicker
 from .state import EditorStateMixin, name_problem
-from .style import RED, muted_colour
+from .style import muted_colour
 from .sync import EditorSyncMixin
 
 __all__ = ["JSON_DELAY_MS", "VALIDATION_DELAY_MS", "ItemEditor"]
@@ -138,7 +138,6 @@ class ItemEditor(EditorSyncMixin, EditorStateMixin, QWidget):
         self.tabs.addTab(self.meta, "Metadata")
         self.tabs.addTab(self.json, "JSON")
         self.problem = QLabel(objectName="problemLabel", wordWrap=True, visible=False)
-        self.problem.setStyleSheet(f"color: {RED};")
         self.problem.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.server_error = ServerErrorBox(self)
         self.add_button = self._button("addToQueueButton")
@@ -249,7 +248,7 @@ class ItemEditor(EditorSyncMixin, EditorStateMixin, QWidget):
         self._spec = spec
         self.picker.set_current(item_type, name)
         problem = next(iter(name_problem(item_type, name, self._specs, self._plans_known)
-                            .values()), "")  # fmt: skip
+                            .values()), "") if name else ""  # no name: the start hint says it
         self.picker.show_spec(spec, "" if raw else problem)
         if self._form is not None:
             self._form.setParent(None)

@@ -34,11 +34,16 @@ from qs_gui.core.schema import (
 from .fields import FieldError
 from .json_view import parse_item_text
 from .state import clean_item, name_problem
+from .style import RED, muted_colour
 
 if TYPE_CHECKING:
     from .editor import ItemEditor
 
-__all__ = ["EditorSyncMixin"]
+__all__ = ["START_HINT", "EditorSyncMixin"]
+
+#: Shown (muted) instead of "name: choose a plan" while no name is chosen: that is where every
+#: item starts, not a mistake. ``current_error()`` still gives the gates their reason.
+START_HINT = "Choose a plan or instruction to start"
 
 
 class EditorSyncMixin:
@@ -176,8 +181,12 @@ class EditorSyncMixin:
             self._form.show_errors({**errors, **self._server_fields})
         self.meta.show_error(errors.get("meta"))
         first = next(iter(errors.values()), "")
-        self.problem.setText(first)
+        hint = set(errors) == {"name"} and not self.picker.current()[1]
+        self.problem.setText(START_HINT if hint else first)
         self.problem.setVisible(bool(first))
+        if self.problem.property("hint") != hint:
+            self.problem.setProperty("hint", hint)
+            self.problem.setStyleSheet(f"color: {muted_colour(self) if hint else RED};")
         meta_count = len(self._draft.get("meta") or {}) if isinstance(
             self._draft.get("meta"), dict) else int(bool(self._draft.get("meta")))
         self.tabs.setTabText(1, f"Metadata ({meta_count})" if meta_count else "Metadata")
