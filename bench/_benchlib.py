@@ -298,7 +298,7 @@ def run_probe(python: str, script: Path, args: list[str], *, prefix: str, timeou
 
 # -- shared by bench_gui.py and bench_peers.py ------------------------------------------------
 def parent_parser(doc: str, *, item_changes: int) -> argparse.ArgumentParser:
-    """The options both parents take: scenario, data sizes, phases, ``--proposed``."""
+    """The options both parents take: scenario, data sizes, phases."""
     ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--scenario", choices=("all", "small", "large"), default="all")
     ap.add_argument("--queue", type=int, default=10_000)
@@ -306,9 +306,6 @@ def parent_parser(doc: str, *, item_changes: int) -> argparse.ArgumentParser:
     ap.add_argument("--history-large", type=int, default=100_000)
     ap.add_argument("--idle", type=float, default=60.0)
     ap.add_argument("--item-changes", type=int, default=item_changes)
-    ap.add_argument("--proposed", action="store_true",
-                    help="run qs-gui's probe with the app.py/history_view.py changes proposed "
-                         "in docs/performance.md (monkeypatched in the probe)")
     return ap
 
 

@@ -57,12 +57,10 @@ def get(m: dict, key: str) -> float:
 
 
 def diagnostics(args: argparse.Namespace, scenario: str) -> list[str]:
-    """The probe options for the diagnostics and ``--proposed`` asked for on the command line."""
+    """The probe options for the diagnostics asked for on the command line."""
     extra = ["--profile-load", f"{args.profile_load}.{scenario}"] if args.profile_load else []
     if args.stall_stacks:
         extra.append("--stall-stacks")
-    if args.proposed:
-        extra.append("--proposed")
     return extra
 
 

@@ -53,12 +53,12 @@ def peers_python() -> str:
 
 
 def run(who: str, sb: Sandbox, n_queue: int, n_history: int, extra: list[str], prefix: str,
-        config_home: str, proposed: bool = False) -> dict:
+        config_home: str) -> dict:
     common = B.probe_args(sb, n_queue, n_history)
     env = {"XDG_CONFIG_HOME": config_home}
     if who == "qsgui":
         return B.run_probe(sys.executable, B.BENCH_DIR / "gui_probe.py",
-                           common + extra + (["--proposed"] if proposed else []),
+                           common + extra,
                            prefix=prefix, env=env)
     return B.run_probe(peers_python(), B.BENCH_DIR / "peer_probe.py",
                        ["--peer", who, *common, *extra], prefix=prefix, env=env)
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             for w in who:
                 extra = list(extra_q) + ["--load-timeout", str(args.load_timeout)]
                 results[(w, "small")] = run(w, sb, args.queue, args.history_small, extra,
-                                            f"{w}.small", config_home, args.proposed)
+                                            f"{w}.small", config_home)
         if args.scenario in ("all", "large"):
             st = server["large.history_get"] = B.start_large(sb, args.history_large)
             print(f"server.large.history_get {st['time'] * 1e3:.1f} ms "
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 restarts = B.watchdog_restarts(sb)
                 results[(w, "large")] = run(w, sb, args.queue, args.history_large,
                                             ["--load-timeout", str(args.load_timeout)],
-                                            f"{w}.large", config_home, args.proposed)
+                                            f"{w}.large", config_home)
                 restarts = B.watchdog_restarts(sb) - restarts
                 results[(w, "large")]["server.watchdog_restarts"] = (restarts, "count")
                 print(f"{w}.large.server_watchdog_restarts {restarts} count", flush=True)

@@ -11,7 +11,7 @@ Phases (each optional): load (start-up, first display, stall, RSS), item changes
 client, status push -> Execute now QAction latency (lock/unlock by another key), idle CPU, and
 history reloads with urgent requests sent while the bulk fetch is in flight.
 
-Modules: this one is the command line and the ``--proposed`` monkeypatches;
+Modules: this one is the command line;
 ``gui_instrument.py`` the heartbeat, counters and diagnostics; ``gui_scenarios.py`` the phases;
 ``probe_common.py`` what the peer probe shares (output lines, statistics, the other client).
 """
@@ -35,53 +35,6 @@ from gui_scenarios import GuiProbe  # noqa: E402
 from probe_common import parse_args, probe_parser  # noqa: E402
 
 
-def apply_proposed_wiring() -> None:
-    """The changes proposed in docs/performance.md for files outside the performance work,
-    applied here by monkeypatching so their effect can be measured:
-
-    * ``qs_gui/app.py``: ``REManagerAPI(..., reuse_unchanged_items=True)``;
-    * ``qs_gui/ui/history_view.py``: the filter reads the model's per-row search text instead of
-      its own cache keyed by item identity (which misses after every reload, re-warms 100k rows,
-      keeps the old snapshot alive and frees it all at once), and its warm-up keeps going while
-      the model is still loading.
-    """
-    from qs_gui import client
-    from qs_gui.ui import history_view as hv
-
-    init = client.REManagerAPI.__init__
-
-    def api_init(self, *a, **kw):
-        kw.setdefault("reuse_unchanged_items", True)
-        init(self, *a, **kw)
-
-    client.REManagerAPI.__init__ = api_init
-
-    def _haystack(self, src, row):
-        return src.search_text(row)
-
-    def _warm_step(self):
-        src = self.sourceModel()
-        if src.is_loading():  # resumed by loading_finished: do not slow the loading down
-            self._warm_timer.stop()
-            return
-        end = min(self._warm_row + 1000, src.rowCount())
-        for row in range(self._warm_row, end):
-            src.search_text(row)
-        self._warm_row = end
-        if end >= src.rowCount():
-            self._warm_timer.stop()
-
-    init_view = hv.HistoryView.__init__
-
-    def view_init(self, *a, **kw):
-        init_view(self, *a, **kw)
-        self.model.loading_finished.connect(self.proxy.warm_up)
-
-    hv.HistoryFilter._haystack = _haystack
-    hv.HistoryFilter._warm_step = _warm_step
-    hv.HistoryView.__init__ = view_init
-
-
 def main() -> int:
     ap = probe_parser(hard_timeout=800)
     ap.add_argument("--settle", type=float, default=2.0)
@@ -91,8 +44,6 @@ def main() -> int:
     ap.add_argument("--profile-load", default="")
     ap.add_argument("--profile-idle", default="")
     ap.add_argument("--trace-fetch", action="store_true", help="diagnostics: time fetch parts")
-    ap.add_argument("--proposed", action="store_true",
-                    help="apply the app/history_view changes proposed in docs/performance.md")
     ap.add_argument("--stall-stacks", action="store_true",
                     help="sample the main thread's stack while the loop is stalled")
     args = parse_args(ap)
@@ -107,8 +58,6 @@ def main() -> int:
             probe.attach(self)
 
     mw.MainWindow = Instrumented
-    if args.proposed:
-        apply_proposed_wiring()
     from qs_gui import app
 
     rc = app.main(["--control-addr", args.control_addr, "--info-addr", args.info_addr])

@@ -30,6 +30,10 @@ from .item_table import (
     _is_num,
 )
 
+#: "<exit status>\x1f<search text>" for the history filter's regular expression
+SEARCH_ROLE = Qt.UserRole + 4
+SEARCH_SEPARATOR = "\x1f"
+
 _AMBER = QColor(230, 140, 0)
 _STATUS_COLOURS = {"completed": QColor(46, 125, 50), "failed": QColor(198, 40, 40)}
 _STATUS_COLOURS.update(stopped=_AMBER, aborted=_AMBER, halted=_AMBER)
@@ -265,6 +269,10 @@ class HistoryModel(ItemTableModel):
             text = "\n\n".join(t for t in (result.get("msg"), result.get("traceback")) if t)
             if text:
                 return text[:_TOOLTIP_LIMIT]
+        if role == SEARCH_ROLE:
+            status = result.get("exit_status")
+            return (f"{status if isinstance(status, str) else ''}{SEARCH_SEPARATOR}"
+                    f"{self.search_text(index.row())}")
         if role == SORT_ROLE:
             if col == self.STARTED:
                 return result.get("time_start") or 0.0

@@ -94,9 +94,15 @@ def test_two_windows_and_a_script_lose_nothing(qtbot, qloop, server_reset, recor
         elapsed = time.monotonic() - t0
         server = [i["item_uid"] for i in server_items(sandbox)]
         for w in (a, b):  # both views converge on the server's order
-            await until(lambda w=w: [i["item_uid"] for i in w.session.queue] == server, 5)
+            await until(lambda w=w: [i["item_uid"] for i in w.session.queue] == server, 5,
+                        message=lambda w=w: f"{w.session.api.user}'s session has the server's "
+                        f"queue; status {w.session.status.get('plan_queue_uid')}, fetched "
+                        f"{w.session._fetched['queue']}, reply {w.session._reply_uid['queue']}, "
+                        f"server {sandbox.request('status')['plan_queue_uid']}, "
+                        f"{w.session.connection}")
             await until(lambda w=w: [w.queue_view.model.uid_at(r) for r in
-                                     range(w.queue_view.model.rowCount())] == server, 5)
+                                     range(w.queue_view.model.rowCount())] == server, 5,
+                        message="the view shows the session's queue")
         beat.stop()
         return elapsed
 
