@@ -36,7 +36,6 @@ from PyQt5.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
@@ -407,12 +406,14 @@ class HistoryView(QWidget):
     def _set_column_widths(self) -> None:
         t = self.table
         hh = t.horizontalHeader()
-        for col in (HistoryModel.PARAMS, HistoryModel.MESSAGE):  # both are free text
-            hh.setSectionResizeMode(col, QHeaderView.Stretch)
+        # The message takes what is left; parameters keep a readable width (Stretch would
+        # squeeze them to a few pixels in a narrow dock) and the table scrolls sideways.
+        hh.setStretchLastSection(True)
         em = t.fontMetrics().horizontalAdvance("M")
         text_width = t.fontMetrics().horizontalAdvance
         widths = {HistoryModel.STATUS: text_width("● completed") + 24,
                   HistoryModel.NAME: text_width("grid_scan_checked") + 16,
+                  HistoryModel.PARAMS: em * 16,
                   HistoryModel.USER: em * 6,
                   HistoryModel.STARTED: text_width("2026-12-31 23:59:59") + 16,
                   HistoryModel.DURATION: text_width("59 min 59 s") + 16}  # fmt: skip
