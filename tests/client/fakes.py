@@ -101,3 +101,41 @@ def status_reply(**overrides: Any) -> dict:
     }
     status.update(overrides)
     return status
+
+
+class LoopbackPub:
+    """A PUB bound to a random loopback port, which the subscriber under test connects to (the
+    RE Manager's info socket and bluesky's proxy both bind). ``probe()`` gives a message the
+    subscriber turns into an item, used to wait out 0MQ's slow-joiner window."""
+
+    def __init__(self, probe: Callable[[], bytes | list[bytes]]) -> None:
+        self.probe = probe
+        self.ctx = zmq.asyncio.Context()
+        self.sock = self.ctx.socket(zmq.PUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.SNDHWM, 0)
+        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+        self.address = f"tcp://127.0.0.1:{port}"
+
+    async def join(self, sub: Any) -> None:
+        """Start ``sub`` and probe until it receives; then empty it and reset its counter."""
+        sub.start()
+        for _ in range(200):
+            await self.send(self.probe())
+            if await sub.next(timeout=0.02) is not None:
+                await asyncio.sleep(0.02)
+                sub.drain()
+                sub.received = 0
+                return
+        raise AssertionError("the subscriber never joined")
+
+    async def send(self, *frames: bytes | list[bytes]) -> None:
+        for f in frames:
+            if isinstance(f, list):
+                await self.sock.send_multipart(f)
+            else:
+                await self.sock.send(f)
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+        self.ctx.term()

@@ -9,13 +9,13 @@ import pickle
 
 import msgpack
 import pytest
-import zmq
-import zmq.asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qs_gui.client import documents as documents_module
 from qs_gui.client.documents import DocumentPump, DocumentSubscriber, classify
+
+from .fakes import LoopbackPub
 
 EVENT = {"uid": "e1", "time": 1.5, "seq_num": 1, "descriptor": "d1",
          "data": {"motor": -1.0, "det1": 5.0}, "timestamps": {}, "filled": {}}  # fmt: skip
@@ -30,39 +30,8 @@ def frame(name: str, doc: object, *, prefix: bytes = b"", codec: str = "json") -
     return b" ".join([prefix, name.encode(), payload])
 
 
-class Pub:
-    """A PUB bound to a random loopback port (the role of bluesky's proxy OUT socket)."""
-
-    def __init__(self) -> None:
-        self.ctx = zmq.asyncio.Context()
-        self.sock = self.ctx.socket(zmq.PUB)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.SNDHWM, 0)
-        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
-        self.address = f"tcp://127.0.0.1:{port}"
-
-    async def join(self, sub: DocumentSubscriber) -> None:
-        """Wait out the slow-joiner window: probe until the subscriber sees a probe document."""
-        sub.start()
-        for _ in range(200):
-            await self.sock.send(frame("probe", {"probe": True}))
-            if await sub.next(timeout=0.02) is not None:
-                await asyncio.sleep(0.02)
-                sub.drain()
-                sub.received = 0
-                return
-        raise AssertionError("subscriber never joined")
-
-    async def send(self, *frames: bytes | list[bytes]) -> None:
-        for f in frames:
-            if isinstance(f, list):
-                await self.sock.send_multipart(f)
-            else:
-                await self.sock.send(f)
-
-    def close(self) -> None:
-        self.sock.close(linger=0)
-        self.ctx.term()
+def publisher() -> LoopbackPub:
+    return LoopbackPub(lambda: frame("probe", {"probe": True}))
 
 
 async def collect(sub: DocumentSubscriber, n: int, timeout: float = 2.0) -> list:
@@ -98,7 +67,7 @@ def test_classify(payload: bytes, kind: str | None) -> None:
 # -- receiving -----------------------------------------------------------------------------------
 def test_json_and_msgpack_documents_are_decoded_in_order() -> None:
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         sub = DocumentSubscriber(pub.address)
         try:
             await pub.join(sub)
@@ -117,7 +86,7 @@ def test_json_and_msgpack_documents_are_decoded_in_order() -> None:
 
 def test_prefix_filters_other_publishers_and_empty_prefix_takes_all() -> None:
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         mine = DocumentSubscriber(pub.address, prefix=b"beamline")
         everyone = DocumentSubscriber(pub.address)
         try:
@@ -159,7 +128,7 @@ def test_malformed_frames_are_counted_and_skipped() -> None:
     ]
 
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         sub = DocumentSubscriber(pub.address)
         try:
             await pub.join(sub)
@@ -182,7 +151,7 @@ def test_pickle_refused_by_default_and_never_unpickled(monkeypatch: pytest.Monke
     monkeypatch.setattr(documents_module.pickle, "loads", forbidden)
 
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         sub = DocumentSubscriber(pub.address)
         try:
             assert sub.pickle_enabled is False
@@ -200,7 +169,7 @@ def test_pickle_refused_by_default_and_never_unpickled(monkeypatch: pytest.Monke
 
 def test_pickle_opt_in_decodes_and_warns(caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         with caplog.at_level(logging.WARNING, logger="qs_gui.client.documents"):
             sub = DocumentSubscriber(pub.address, allow_pickle=True)
         assert any("Pickle payloads are ENABLED" in r.message for r in caplog.records)
@@ -219,7 +188,7 @@ def test_pickle_opt_in_decodes_and_warns(caplog: pytest.LogCaptureFixture) -> No
 
 def test_decoders_option_restricts_formats() -> None:
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         sub = DocumentSubscriber(pub.address, decoders=("json",))
         try:
             await pub.join(sub)
@@ -242,7 +211,7 @@ def test_bad_options_raise(kwargs: dict) -> None:
 
 def test_next_times_out_and_drain_respects_limit() -> None:
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         sub = DocumentSubscriber(pub.address)
         try:
             await pub.join(sub)
@@ -266,7 +235,7 @@ def test_next_times_out_and_drain_respects_limit() -> None:
 
 def test_oversized_frames_are_skipped_before_decoding() -> None:
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         sub = DocumentSubscriber(pub.address, max_bytes=1000)
         try:
             await pub.join(sub)
@@ -284,7 +253,7 @@ def test_oversized_frames_are_skipped_before_decoding() -> None:
 
 def test_drain_budget_hands_back_with_a_backlog_flag() -> None:
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         sub = DocumentSubscriber(pub.address)
         try:
             await pub.join(sub)
@@ -311,7 +280,7 @@ def test_pump_batches_a_burst_and_survives_a_failing_callback() -> None:
             raise RuntimeError("a broken consumer")
 
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         sub = DocumentSubscriber(pub.address)
         pump = DocumentPump(sub, callback, interval=0.05, batch_limit=300)
         try:
@@ -345,7 +314,7 @@ def test_pump_batches_a_burst_and_survives_a_failing_callback() -> None:
 
 def test_pump_ends_when_the_subscriber_closes() -> None:
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         sub = DocumentSubscriber(pub.address)
         pump = DocumentPump(sub, lambda batch: None)
         task = pump.start()

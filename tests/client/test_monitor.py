@@ -12,6 +12,8 @@ import zmq.asyncio
 
 from qs_gui.client.monitor import CONSOLE_TOPIC, STATUS_TOPIC, InfoMessage, InfoMonitor
 
+from .fakes import LoopbackPub
+
 
 def run(coro, timeout: float = 30.0):
     return asyncio.run(asyncio.wait_for(coro, timeout))
@@ -26,37 +28,13 @@ def console(text: str) -> list[bytes]:
     return [CONSOLE_TOPIC.encode(), json.dumps({"time": 1.0, "msg": text}).encode()]
 
 
-class Pub:
-    """A PUB bound to a random loopback port; the monitor connects (the RE Manager's pattern)."""
-
-    def __init__(self) -> None:
-        self.ctx = zmq.asyncio.Context()
-        self.sock = self.ctx.socket(zmq.PUB)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.SNDHWM, 0)
-        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
-        self.address = f"tcp://127.0.0.1:{port}"
-
-    async def join(self, monitor: InfoMonitor) -> None:
-        """Wait out the slow-joiner window, then reset the counters."""
-        monitor.start()
-        for _ in range(200):
-            await self.sock.send_multipart(status(-1))
-            if await monitor.next(timeout=0.02) is not None:
-                await asyncio.sleep(0.02)
-                monitor.drain()
-                monitor.received = 0
-                return
-        raise AssertionError("monitor never joined")
-
-    def close(self) -> None:
-        self.sock.close(linger=0)
-        self.ctx.term()
+def publisher() -> LoopbackPub:
+    return LoopbackPub(lambda: status(-1))
 
 
 def test_status_and_console_are_decoded() -> None:
     async def scenario() -> None:
-        pub, monitor = Pub(), None
+        pub, monitor = publisher(), None
         try:
             monitor = InfoMonitor(pub.address)
             await pub.join(monitor)
@@ -77,7 +55,7 @@ def test_status_and_console_are_decoded() -> None:
 
 def test_garbage_is_counted_and_skipped() -> None:
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         monitor = InfoMonitor(pub.address)
         try:
             await pub.join(monitor)
@@ -102,7 +80,7 @@ def test_status_pushes_continue_after_an_oversized_message(size_mib: int) -> Non
     none of the later pushes arrived (see qs_gui/client/subscriber.py)."""
 
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         monitor = InfoMonitor(pub.address)
         try:
             await pub.join(monitor)
@@ -143,7 +121,7 @@ def test_max_message_size_is_off_by_default() -> None:
 
 def test_drain_budget_and_close() -> None:
     async def scenario() -> None:
-        pub = Pub()
+        pub = publisher()
         monitor = InfoMonitor(pub.address)
         try:
             await pub.join(monitor)
