@@ -58,6 +58,11 @@ class Subscriber(Generic[T]):
     def _closed_error(self) -> Exception:
         return zmq.ZMQError(zmq.ENOTSOCK, f"the {type(self).__name__} is closed")
 
+    def _copied(self, parts: list[zmq.Frame]) -> list[bytes | zmq.Frame]:
+        """Frames as bytes, except those over ``max_bytes``: they stay in 0MQ's buffer (their
+        size is all ``parse`` looks at), so a 50 MiB message costs no copy on the GUI thread."""
+        return [p.bytes if len(p) <= self.max_bytes else p for p in parts]
+
     def _skip_oversized(self, size: int, what: str) -> bool:
         """True (and counted) if a ``size``-byte payload is over ``max_bytes``: not decoded."""
         if size <= self.max_bytes:
@@ -119,7 +124,7 @@ class Subscriber(Generic[T]):
             if not await sock.poll(None if remaining is None else int(remaining * 1000),
                                    zmq.POLLIN):  # fmt: skip
                 return None
-            frames = await sock.recv_multipart()
+            frames = self._copied(await sock.recv_multipart(copy=False))
             self.received += 1
             item = self.parse(frames)
             if item is not None:
@@ -141,7 +146,7 @@ class Subscriber(Generic[T]):
         self.backlog = True
         for reads in range(1, limit + 1):
             try:
-                frames = sync.recv_multipart(flags=zmq.NOBLOCK)
+                frames = self._copied(sync.recv_multipart(flags=zmq.NOBLOCK, copy=False))
             except zmq.Again:
                 self.backlog = False
                 break
