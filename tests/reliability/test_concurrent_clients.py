@@ -92,17 +92,22 @@ def test_two_windows_and_a_script_lose_nothing(qtbot, qloop, server_reset, recor
         t0 = time.monotonic()
         await asyncio.gather(gui(a, 1000), gui(b, 2000), loop.run_in_executor(None, script))
         elapsed = time.monotonic() - t0
-        server = [i["item_uid"] for i in server_items(sandbox)]
+        # A click's request starts on the next loop turn: wait until every add has landed,
+        # then compare with the server's order *now* (a last move may still be arriving).
+        await until(lambda: len(server_items(sandbox)) == 3 * N and not any(
+            w.session.in_flight for w in (a, b)), 10, interval=0.05, message="all adds landed")
+
+        def converged(w) -> bool:
+            server = [i["item_uid"] for i in server_items(sandbox)]
+            model = w.queue_view.model
+            return ([i["item_uid"] for i in w.session.queue] == server
+                    and [model.uid_at(r) for r in range(model.rowCount())] == server)
+
         for w in (a, b):  # both views converge on the server's order
-            await until(lambda w=w: [i["item_uid"] for i in w.session.queue] == server, 5,
-                        message=lambda w=w: f"{w.session.api.user}'s session has the server's "
-                        f"queue; status {w.session.status.get('plan_queue_uid')}, fetched "
-                        f"{w.session._fetched['queue']}, reply {w.session._reply_uid['queue']}, "
-                        f"server {sandbox.request('status')['plan_queue_uid']}, "
-                        f"{w.session.connection}")
-            await until(lambda w=w: [w.queue_view.model.uid_at(r) for r in
-                                     range(w.queue_view.model.rowCount())] == server, 5,
-                        message="the view shows the session's queue")
+            await until(lambda w=w: converged(w), 5, interval=0.05,
+                        message=lambda w=w: f"{w.session.api.user}'s session and view show the "
+                        f"server's queue (status uid {w.session.status.get('plan_queue_uid')}, "
+                        f"server {sandbox.request('status')['plan_queue_uid']})")
         beat.stop()
         return elapsed
 

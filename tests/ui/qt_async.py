@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import zmq.asyncio
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01,
@@ -30,6 +32,23 @@ def run(loop: asyncio.AbstractEventLoop, coro: Any, timeout: float = 60.0) -> An
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
+#: zmq.asyncio contexts created while a qloop runs. A context that a test leaves open (a session
+#: not stopped on a failure path) would otherwise be destroyed by the garbage collector after its
+#: loop is closed; closing its asyncio sockets then, and terminating it, once blocked a whole run
+#: at exit (zmq Context.__del__ -> term() during pytest's terminal summary).
+_ASYNC_CONTEXTS: weakref.WeakSet = weakref.WeakSet()
+_context_init = zmq.asyncio.Context.__init__
+
+
+def _tracked_init(self, *args: Any, **kwargs: Any) -> None:
+    _context_init(self, *args, **kwargs)
+    if not getattr(self, "_shadow", False):
+        _ASYNC_CONTEXTS.add(self)
+
+
+zmq.asyncio.Context.__init__ = _tracked_init
+
+
 @pytest.fixture
 def qloop(qapp, qtbot):
     """A qasync loop for one test; torn down before pytest-qt deletes the widgets."""
@@ -45,6 +64,10 @@ def qloop(qapp, qtbot):
         task.cancel()
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    for ctx in list(_ASYNC_CONTEXTS):  # while the loop can still unregister their sockets
+        if not ctx.closed:
+            ctx.destroy(linger=0)
+    _ASYNC_CONTEXTS.clear()
     loop.close()
     asyncio.set_event_loop(None)
     assert not errors, errors
