@@ -21,9 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from PyQt5.QtCore import (
-    QObject,
-    QRegularExpression,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     pyqtSignal,
@@ -50,13 +47,13 @@ from PyQt5.QtWidgets import (
 )
 
 from qs_gui.core.itemdiff import format_duration
-from qs_gui.ui.history_model import SEARCH_ROLE, SEARCH_SEPARATOR, HistoryModel
+from qs_gui.ui.history_filter import KNOWN_STATUSES, HistoryFilter
+from qs_gui.ui.history_model import HistoryModel
 from qs_gui.ui.queue_view import ContextActions, configure_item_table, items_to_clipboard_text
 from qs_gui.ui.selection import SelectionKeeper
 
 __all__ = ["STATUS_FILTERS", "HistoryDetail", "HistoryView", "export_items", "to_yaml"]
 
-KNOWN_STATUSES = ("completed", "failed", "stopped", "aborted", "halted")
 STATUS_FILTERS = ("All", *KNOWN_STATUSES, "other")
 
 
@@ -149,65 +146,6 @@ def to_yaml(data: Any) -> str:
     if isinstance(data, (dict, list, tuple)) and data:
         return "\n".join(_lines(data, 0)) + "\n"
     return _scalar(data) + "\n"  # a top-level string is quoted, never a block
-
-
-class HistoryFilter(QSortFilterProxyModel):
-    """Keeps rows whose name/parameters/user/message contain the text and whose status matches.
-
-    The test is a regular expression over the model's ``SEARCH_ROLE`` ("status\x1ftext", the
-    text being the model's per-row search text, kept across reloads), not a Python
-    ``filterAcceptsRow``: with no filter the pattern is empty and Qt accepts rows without
-    calling Python at all, which is ~0.25 s of a 100,000-row first load.
-    """
-
-    _text, _status = "", "All"  # set per instance by set_filter
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.setFilterRole(SEARCH_ROLE)
-        self.setFilterKeyColumn(0)
-        self._warm_row = 0
-        self._warm_timer = QTimer(self, interval=0)
-        self._warm_timer.timeout.connect(self._warm_step)
-
-    def warm_up(self) -> None:
-        """Build the search texts in idle-time chunks, so the first filter doesn't stall."""
-        self._warm_row = 0
-        self._warm_timer.start()
-
-    def _warm_step(self) -> None:
-        src: HistoryModel = self.sourceModel()
-        if src.is_loading():  # rows still arriving; warm_up runs again when they are in
-            self._warm_timer.stop()
-            return
-        end = min(self._warm_row + 1000, src.rowCount())  # ~10 ms per chunk
-        for row in range(self._warm_row, end):
-            src.search_text(row)
-        self._warm_row = end
-        if end >= src.rowCount():
-            self._warm_timer.stop()
-
-    def set_filter(self, text: str, status: str) -> None:
-        """Apply a filter; re-runs only the proxy's row test, never the source model."""
-        text, status = text.strip().casefold(), status or "All"
-        if (text, status) != (self._text, self._status):
-            self._text, self._status = text, status
-            self.setFilterRegularExpression(filter_pattern(text, status))
-
-
-def filter_pattern(text: str, status: str) -> QRegularExpression:
-    """The regular expression for ``SEARCH_ROLE`` values; empty (accept all) for no filter."""
-    if not text and status == "All":
-        return QRegularExpression()
-    if status == "All":
-        head = f"^[^{SEARCH_SEPARATOR}]*"
-    elif status == "other":
-        known = "|".join(re.escape(s) for s in KNOWN_STATUSES)
-        head = f"^(?!(?:{known}){SEARCH_SEPARATOR})[^{SEARCH_SEPARATOR}]*"
-    else:
-        head = "^" + QRegularExpression.escape(status)
-    tail = "[\\s\\S]*" + QRegularExpression.escape(text) if text else ""
-    return QRegularExpression(head + SEARCH_SEPARATOR + tail)
 
 
 def _full_time(ts: Any) -> str:
