@@ -1,8 +1,11 @@
 """Entry point: options, QApplication on a qasync loop, session and window, orderly shutdown.
 
-Shutdown order (qasync): closing the window stops the loop; then the session's tasks are
+Start-up order: the Qt platform is checked (exit 2 with the reason if it cannot start), then the
+QApplication is created, and only then is a demo server started, so a Qt failure never strands
+one. Shutdown order (qasync): closing the window stops the loop; then the session's tasks are
 cancelled and the client's sockets closed while the loop can still run them; then the demo
-server (if any) is stopped. Ctrl+C and SIGTERM go through the same path.
+server (if any) is stopped. Ctrl+C, SIGTERM and an exception go through the same path; a
+``kill -9`` or an ``abort()`` is covered by the sandbox's lifeline guardian.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start a local demo RE Manager (simulated profile) and connect to it")
     p.add_argument("--demo-keep-closed", action="store_true",
                    help="with --demo: do not open the worker environment at start")
+    p.add_argument("--demo-empty", action="store_true",
+                   help="with --demo: start with an empty queue and history (no demo items)")
     p.add_argument("--screenshot", metavar="FILE",
                    help="save a PNG of the window just before exiting (with --exit-after)")
     p.add_argument("--exit-after", type=float, metavar="SECONDS",
@@ -64,14 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _start_demo() -> Any:
-    from .sandbox import Sandbox, SandboxError
+    from .sandbox import Sandbox, SandboxError, guardian_pid
 
     sys.stderr.write("qs-gui: starting the demo RE Manager…\n")
     try:
-        return Sandbox(publish_console=True, documents=True).start()
+        sandbox = Sandbox(publish_console=True, documents=True).start()
     except SandboxError as ex:
         sys.stderr.write(f"qs-gui: the demo RE Manager did not start:\n{ex}\n")
         raise SystemExit(2) from None
+    # Where it is and what runs, for whoever needs to check on it (tests look for every pid).
+    sys.stderr.write(f"qs-gui: demo RE Manager at {sandbox.control_addr} "
+                     f"(marker {sandbox.redis_prefix}, processes "
+                     f"{' '.join(map(str, sandbox.processes()))}, guardian {guardian_pid()})\n")
+    return sandbox
+
+
+def _seed_demo(sandbox: Any, keep_closed: bool) -> None:
+    """Blocking (runs in a worker thread): the demo's first queue and history items."""
+    from .sandbox.demo import seed_demo
+
+    seed_demo(sandbox, open_environment=not keep_closed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,13 +96,31 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.demo and args.profile:
         parser.error("--demo and --profile cannot be combined")
+    from .qt_platform import platform_problem
+
+    problem = platform_problem()
+    if problem:  # before anything is started: Qt would abort() with a cryptic message
+        sys.stderr.write(f"qs-gui: cannot open a window. {problem}\n")
+        return 2
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     os.environ.setdefault("QT_AUTO_SCREEN_SCALE_FACTOR", "1")
 
+    from PyQt5.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    sandbox = _start_demo() if args.demo else None
+    try:
+        return _run(args, app, sandbox)
+    finally:
+        if sandbox:
+            sandbox.stop()
+
+
+def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
+    """Everything after the QApplication exists and the demo server (if any) runs."""
     import qasync
     from PyQt5.QtCore import QSettings, QTimer
-    from PyQt5.QtWidgets import QApplication
 
     from .client import REManagerAPI
     from .client.documents import DocumentPump, DocumentSubscriber
@@ -95,11 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     from .ui.profiles_dialog import QSettingsStore, choose_profile
     from .ui.resources import apply_app_resources
 
-    sandbox = _start_demo() if args.demo else None
     control = sandbox.control_addr if sandbox else args.control_addr
     info = sandbox.info_addr if sandbox else args.info_addr
-
-    app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("qs-gui")
     app.setOrganizationName("qs-gui")
     app.setApplicationVersion(__version__)
@@ -134,8 +166,6 @@ def main(argv: list[str] | None = None) -> int:
         api.user_group = conn["user_group"]
     except ValueError as ex:
         sys.stderr.write(f"qs-gui: {ex}\n")
-        if sandbox:
-            sandbox.stop()
         return 2
     session = Session(api, use_monitor=not args.no_push)
     window = MainWindow(session, monitor_mode=conn["monitor"], settings=qsettings,
@@ -164,13 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             loop.call_soon_threadsafe(loop.stop)
 
     window.destroyed.connect(request_quit)
-    original_close = window.closeEvent
-
-    def close_event(event) -> None:
-        original_close(event)
-        request_quit()
-
-    window.closeEvent = close_event
+    window.closed.connect(request_quit)
     signal.signal(signal.SIGINT, request_quit)
     signal.signal(signal.SIGTERM, request_quit)
     heartbeat = QTimer()  # lets Python run its signal handlers while Qt idles
@@ -181,9 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         if pump is not None:
             pump.start()
         await session.start()
-        if sandbox and not args.demo_keep_closed and not conn["monitor"]:
-            await session.run("env_open", api.environment_open, "Open environment",
-                              done="Demo: opening the worker environment…")
+        if sandbox and not conn["monitor"]:
+            await _prepare_demo(window, sandbox, args)
 
     if args.exit_after:
         def finish() -> None:
@@ -193,18 +216,32 @@ def main(argv: list[str] | None = None) -> int:
 
         QTimer.singleShot(int(args.exit_after * 1000), finish)
     window.show()
-    try:
-        with loop:
-            loop.create_task(startup())
-            loop.run_forever()
-            loop.run_until_complete(session.stop())
-            if pump is not None:
-                loop.run_until_complete(pump.stop())
-                subscriber.close()
-    finally:
-        if sandbox:
-            sandbox.stop()
+    with loop:
+        loop.create_task(startup())
+        loop.run_forever()
+        loop.run_until_complete(session.stop())
+        if pump is not None:
+            loop.run_until_complete(pump.stop())
+            subscriber.close()
     return 0
+
+
+async def _prepare_demo(window: Any, sandbox: Any, args: argparse.Namespace) -> None:
+    """Open the demo's environment and seed its items off the GUI thread; say so in Messages."""
+    if args.demo_empty:
+        if args.demo_keep_closed:
+            return
+        what, job = "opening the worker environment", lambda: sandbox.environment_open()
+    else:
+        what, job = "adding demo items to the queue and history", lambda: _seed_demo(
+            sandbox, args.demo_keep_closed)
+    window.messages.add("info", f"Demo: {what}…")
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, job)
+    except Exception as ex:  # SandboxError or a lost reply: the operator must see it
+        window.messages.add("error", f"Demo: {what} failed: {ex}")
+    else:
+        window.messages.add("info", f"Demo: done {what}.")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import zmq
 
-import qs_gui.sandbox as sandbox_mod
-from qs_gui.sandbox import Sandbox, SandboxError, group_pids, port_is_free
+import qs_gui.sandbox.server as sandbox_mod
+from qs_gui.sandbox import Sandbox, SandboxError, group_pids, pick_ports, port_is_free
 from tests.helpers import (
     ServerLockedError,
     process_alive,
@@ -158,7 +158,7 @@ def test_failed_start_raises_and_cleans_up(kwargs: dict, expected: str) -> None:
 
 def test_failed_start_with_watchdog_still_running() -> None:
     # Redis unreachable: the manager dies but its watchdog keeps running, nothing ever answers.
-    dead_redis = f"127.0.0.1:{sandbox_mod._pick_ports(1)[0]}"
+    dead_redis = f"127.0.0.1:{pick_ports(1)[0]}"
     sb = Sandbox(publish_console=False, startup_timeout=3, extra_args=["--redis-addr", dead_redis])
     with pytest.raises(SandboxError, match="did not answer 'status'") as info:
         sb.start()

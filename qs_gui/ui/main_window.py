@@ -7,7 +7,7 @@ applied by the ActionRegistry — nothing else calls setEnabled on a server acti
 
 from __future__ import annotations
 
-from PyQt5.QtCore import QSettings, Qt, QTimer
+from PyQt5.QtCore import QSettings, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QCloseEvent
 from PyQt5.QtWidgets import (
     QAction,
@@ -49,6 +49,8 @@ OUTCOME_STYLE = {
 
 class MainWindow(QMainWindow):
     """qs-gui main window over one Session."""
+
+    closed = pyqtSignal()  #: after the layout is saved; the application may quit
 
     def __init__(self, session: Session, *, monitor_mode: bool = False,
                  settings: QSettings | None = None, title: str = "qs-gui",
@@ -342,3 +344,4 @@ class MainWindow(QMainWindow):
             self.settings.setValue("window/geometry", self.saveGeometry())
             self.settings.setValue("window/state", self.saveState())
         super().closeEvent(event)
+        self.closed.emit()

@@ -1,19 +1,13 @@
-"""A private, loopback-only RE Manager (bluesky-queueserver 0.0.25) for ``qs-gui --demo``, tests and
-benchmarks.
+"""The :class:`Sandbox`: a private, loopback-only RE Manager (bluesky-queueserver 0.0.25).
 
-Each :class:`Sandbox` has its own Redis (no persistence: every start has an empty queue, history
-and lock), its own copy of the simulated profile and free 127.0.0.1 ports.  It kills what it started
-on every exit path, because the manager's watchdog outlives a failed start.
-``python -m qs_gui.sandbox`` runs one for qs-gui to connect to.
-
-With ``documents=True`` it also runs bluesky's 0MQ document proxy and feeds it the worker's
-documents (:mod:`qs_gui._sandbox_docs`); process and port helpers are in
-:mod:`qs_gui._sandbox_procs`.
+Each sandbox has its own Redis (no persistence: every start has an empty queue, history and
+lock), its own copy of the simulated profile and free 127.0.0.1 ports. Every process it starts is
+registered with the lifeline guardian, so it ends when the starting process ends, however that
+ends; a clean stop also asks the manager to stop and reaps the whole process group.
 """
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import contextlib
 import importlib.util
@@ -35,20 +29,20 @@ from typing import IO, Any
 
 import zmq
 
-from ._sandbox_docs import (
-    DOCUMENT_SERIALIZERS,
-    PUBLISHER_STARTUP_FILE,
-    DocumentProxy,
-    resolve_serializer,
+from .documents import DocumentProxy, resolve_serializer
+from .lifeline import guard
+from .procs import (
+    HOST,
+    MARKER_ENV,
+    SandboxError,
+    exited,
+    marked_pids,
+    pick_ports,
+    port_is_free,
+    redis_answers,
+    stop_group,
+    tail,
 )
-from ._sandbox_procs import HOST as _HOST
-from ._sandbox_procs import SandboxError, group_pids, port_is_free, redis_answers, stop_group
-from ._sandbox_procs import exited as _exited
-from ._sandbox_procs import pick_ports as _pick_ports
-from ._sandbox_procs import tail as _tail
-
-__all__ = ["DOCUMENT_SERIALIZERS", "PUBLISHER_STARTUP_FILE", "SIM_HINT", "Sandbox", "SandboxError",
-           "find_redis_server", "group_pids", "main", "port_is_free"]  # fmt: skip
 
 log = logging.getLogger("qs_gui.sandbox")  # also when run as __main__
 
@@ -143,6 +137,8 @@ class Sandbox:
         self._ready = False
         self._ctx: zmq.Context | None = None
         self._stop_lock = threading.Lock()
+        self._stopped = False  # set by stop(): requests from other threads fail at once
+        self._ctx_lock = threading.Lock()
         self._owner_pid = os.getpid()
 
     @property
@@ -163,13 +159,17 @@ class Sandbox:
         """PID of the document proxy (documents=True), also its process group id."""
         return self._proxy.proc.pid if self._proxy and self._proxy.proc else None
 
+    def processes(self) -> list[int]:
+        """Every live process this sandbox started, found by its environment marker."""
+        return marked_pids(self.redis_prefix)
+
     def is_running(self) -> bool:
         """True while the manager's watchdog process is alive."""
-        return self._proc is not None and not _exited(self._proc)
+        return self._proc is not None and not exited(self._proc)
 
-    def log_tail(self, n: int = 40) -> str:
+    def logtail(self, n: int = 40) -> str:
         """The last ``n`` lines of the manager's output (for error messages)."""
-        return _tail(self.log_path, n)
+        return tail(self.log_path, n)
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -187,9 +187,9 @@ class Sandbox:
         t0 = time.monotonic()
         try:
             self._prepare_run_dir(profile)
-            self._ports = _pick_ports(5 if self.documents else 3)
-            self.control_addr, self.info_addr = (f"tcp://{_HOST}:{p}" for p in self._ports[:2])
-            self.redis_addr = f"{_HOST}:{self._ports[2]}"
+            self._ports = pick_ports(5 if self.documents else 3)
+            self.control_addr, self.info_addr = (f"tcp://{HOST}:{p}" for p in self._ports[:2])
+            self.redis_addr = f"{HOST}:{self._ports[2]}"
             self._start_redis()
             if self.documents:
                 self._proxy = DocumentProxy(*self._ports[3:5], self.serializer)
@@ -223,22 +223,28 @@ class Sandbox:
         out = open(self.run_dir / log_name, "ab")  # noqa: SIM115 - closed in stop()
         self._logs.append(out)
         log.debug("starting %s", cmd)
+        env = dict(kw.pop("env", None) or os.environ)
+        env[MARKER_ENV] = self.redis_prefix  # inherited by the manager's worker too
         # A new session: Ctrl+C in a terminal does not hit it, and the group can be signalled.
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
                                 start_new_session=True, **kw)  # fmt: skip
+        guard(proc.pid)
+        return proc
 
     def _start_redis(self) -> None:
         port = self._ports[2]
         if not port_is_free(port):
             raise SandboxError(f"Redis port {port} is in use")
         self._redis = self._popen(
-            [str(find_redis_server()), "--port", str(port), "--bind", _HOST, "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--dir", str(self.run_dir)],
+            [str(find_redis_server()), "--port", str(port), "--bind", HOST, "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--dir", str(self.run_dir),
+             # else it rewrites its title over its environment, and the marker with it
+             "--set-proc-title", "no"],
             "redis.log",
         )  # fmt: skip
         if not redis_answers(self._redis, port, timeout=10.0):
-            tail = _tail(self.run_dir / "redis.log", 20)
-            raise SandboxError(f"redis-server did not answer PING:\n{tail}")
+            log_tail = tail(self.run_dir / "redis.log", 20)
+            raise SandboxError(f"redis-server did not answer PING:\n{log_tail}")
 
     def _start_manager(self) -> None:
         busy = [p for p in self._ports[:2] if not port_is_free(p)]
@@ -263,7 +269,7 @@ class Sandbox:
         self._proc = self._popen(cmd, "manager.log", env=env, cwd=self.run_dir)
 
     def _wait_ready(self, deadline: float) -> None:
-        while not _exited(self._proc):
+        while not exited(self._proc):
             try:
                 if str(self.request("status", timeout=0.5).get("msg")).startswith("RE Manager v"):
                     self._ready = True
@@ -273,10 +279,10 @@ class Sandbox:
             if time.monotonic() >= deadline:
                 raise SandboxError(
                     f"RE Manager did not answer 'status' within {self.startup_timeout} s:\n"
-                    f"{self.log_tail()}"
+                    f"{self.logtail()}"
                 )
             time.sleep(0.1)
-        raise SandboxError(f"RE Manager exited during startup:\n{self.log_tail()}")
+        raise SandboxError(f"RE Manager exited during startup:\n{self.logtail()}")
 
     def environment_open(self, timeout: float = 60.0) -> dict:
         """Open the worker environment; wait until it exists and the manager is idle.
@@ -296,9 +302,9 @@ class Sandbox:
                 log.info("environment opened in %.2f s", time.monotonic() - t0)
                 return st
             elif busy_seen or time.monotonic() - t0 > 1.0:
-                raise SandboxError(f"environment_open failed:\n{self.log_tail()}")
+                raise SandboxError(f"environment_open failed:\n{self.logtail()}")
             if time.monotonic() - t0 > timeout:
-                raise SandboxError(f"environment not open after {timeout} s:\n{self.log_tail()}")
+                raise SandboxError(f"environment not open after {timeout} s:\n{self.logtail()}")
             time.sleep(0.05)
 
     # -- requests -----------------------------------------------------------------------------
@@ -306,6 +312,19 @@ class Sandbox:
         """One request on a fresh REQ socket (CURVE if set); TimeoutError when nothing answers.
 
         Synchronous and independent of qs-gui's client, for harness setup and teardown."""
+        if self._stopped:  # e.g. a demo being seeded in a worker thread when the window closes
+            raise SandboxError("the sandbox is stopped")
+        return self._request(method, params, timeout, abortable=True)
+
+    def _request(self, method: str, params: dict | None, timeout: float,
+                 abortable: bool = False) -> dict:
+        """``abortable``: give up within 0.1 s once stop() began (the caller is another thread);
+        requests are serialised so that stop() never destroys a socket in use."""
+        with self._ctx_lock:
+            return self._exchange(method, params, timeout, abortable)
+
+    def _exchange(self, method: str, params: dict | None, timeout: float,
+                  abortable: bool) -> dict:
         if not self._ports:
             raise SandboxError("the sandbox is not started")
         msg: dict[str, Any] = {"method": method}
@@ -327,8 +346,13 @@ class Sandbox:
                 sock.curve_serverkey = self.public_key.encode()
             sock.connect(self.control_addr)
             sock.send(dumps(msg))
-            if not sock.poll(int(timeout * 1000), zmq.POLLIN):
-                raise TimeoutError(f"no reply to {method!r} from {self.control_addr} ({timeout} s)")
+            deadline = time.monotonic() + timeout
+            while not sock.poll(min(100, max(1, int((deadline - time.monotonic()) * 1000)))):
+                if abortable and self._stopped:
+                    raise SandboxError(f"the sandbox stopped while waiting for {method!r}")
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"no reply to {method!r} from {self.control_addr} ({timeout} s)")
             return loads(sock.recv())
         finally:
             sock.close(linger=0)
@@ -340,14 +364,16 @@ class Sandbox:
         Idempotent; runs on every failed start and, as a safety net, at interpreter exit."""
         with self._stop_lock:
             _live.discard(self)
+            self._stopped = True
             if self._proc is not None and self._proc.returncode is None:
                 self._stop_manager(self._proc)
             if self._proxy is not None:
                 self._proxy.stop()
             if self._redis is not None:
                 stop_group(self._redis, "Redis", level=logging.DEBUG)
-            if self._ctx is not None:
-                self._ctx.destroy(linger=0)
+            with self._ctx_lock:
+                if self._ctx is not None:
+                    self._ctx.destroy(linger=0)
             for f in self._logs:
                 f.close()
             self._logs.clear()
@@ -357,7 +383,7 @@ class Sandbox:
 
     def kill_manager(self) -> None:
         """Kill the manager's process tree (a crash, not a stop); Redis keeps the state."""
-        if self._proc is None or _exited(self._proc):
+        if self._proc is None or exited(self._proc):
             return
         self._ready = False
         with contextlib.suppress(OSError):
@@ -366,7 +392,7 @@ class Sandbox:
 
     def restart_manager(self, timeout: float | None = None) -> None:
         """Start the manager again on the same ports and Redis (after kill_manager/a crash)."""
-        if self._proc is not None and not _exited(self._proc):
+        if self._proc is not None and not exited(self._proc):
             self._stop_manager(self._proc)
         for f in self._logs:
             f.flush()
@@ -375,11 +401,11 @@ class Sandbox:
 
     def _stop_manager(self, proc: subprocess.Popen) -> None:
         t0 = time.monotonic()
-        if self._ready and not _exited(proc):
+        if self._ready and not exited(proc):
             self._ready = False  # only a manager that answered us is asked (never a squatter)
             try:
-                self.request("manager_stop", {"option": "safe_off"}, timeout=2.0)
-                _exited(proc, 15.0)
+                self._request("manager_stop", {"option": "safe_off"}, timeout=2.0)
+                exited(proc, 15.0)
             except Exception as ex:
                 log.debug("manager_stop: %s", ex)
         stop_group(proc, "RE Manager")  # also any stragglers of the watchdog's group
@@ -392,54 +418,3 @@ def _stop_all() -> None:
     for sb in list(_live):
         if sb._owner_pid == os.getpid():  # not in a forked child
             sb.stop()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run a sandbox until Ctrl+C or SIGTERM, printing the addresses to connect to."""
-    ap = argparse.ArgumentParser("python -m qs_gui.sandbox", description=__doc__.split("\n")[0])
-    ap.add_argument("--open-env", action="store_true", help="open the worker environment")
-    ap.add_argument("--private-key", help="z85 CURVE server private key (control socket)")
-    ap.add_argument("--no-console", action="store_true", help="do not publish console/status")
-    ap.add_argument("--documents", action="store_true",
-                    help="also run a bluesky 0MQ document proxy fed by the worker's RunEngine")
-    ap.add_argument("--serializer", choices=("auto", *DOCUMENT_SERIALIZERS), default="auto",
-                    help="document payload format with --documents (default: auto)")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
-
-    def interrupt(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # don't interrupt the stop procedure
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
-    sb = Sandbox(open_environment=args.open_env, private_key=args.private_key,
-                 publish_console=not args.no_console, documents=args.documents,
-                 serializer=args.serializer)  # fmt: skip
-    try:
-        sb.start()
-        print(f"control_addr: {sb.control_addr}\ninfo_addr: {sb.info_addr}")
-        if sb.public_key:
-            print(f"public_key: {sb.public_key}")
-        if sb.documents_addr:
-            print(f"documents_addr: {sb.documents_addr}\ndocuments_serializer: {sb.serializer}")
-        print(f"pid: {sb.pid}\nPress Ctrl+C to stop.", flush=True)
-        while sb.is_running():
-            time.sleep(0.2)
-        print(f"RE Manager exited unexpectedly:\n{sb.log_tail()}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    except SandboxError as ex:
-        print(ex, file=sys.stderr)
-        return 1
-    finally:
-        sb.stop()
-        print("stopped", flush=True)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

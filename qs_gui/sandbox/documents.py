@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ._sandbox_procs import HOST, SandboxError, exited, port_is_free, stop_group, tail
+from .procs import HOST, SandboxError, exited, port_is_free, stop_group, tail
 
 log = logging.getLogger("qs_gui.sandbox")
 

@@ -1,5 +1,6 @@
-"""Process and port helpers for :mod:`qs_gui.sandbox`: free loopback ports, log tails, waiting
-for a process, and stopping a whole process group without ever signalling a reused group id."""
+"""Process and port helpers for the sandbox: free loopback ports, log tails, waiting for a
+process, finding a sandbox's processes, and stopping a whole process group without ever
+signalling a reused group id."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ import threading
 import time
 from pathlib import Path
 
+from .lifeline import unguard
+
 log = logging.getLogger("qs_gui.sandbox")
 
 HOST = "127.0.0.1"
+#: set in the environment of every process a sandbox starts (inherited by their children too)
+MARKER_ENV = "QS_GUI_SANDBOX"
 _ports_lock = threading.Lock()
 _ports_handed_out: set[int] = set()
 
@@ -93,6 +98,23 @@ def group_pids(pgid: int) -> list[int]:
     return pids
 
 
+def marked_pids(marker: str) -> list[int]:
+    """Live processes whose environment carries ``QS_GUI_SANDBOX=marker``: everything one sandbox
+    started, grandchildren included, whatever their process group."""
+    needle = f"{MARKER_ENV}={marker}".encode()
+    pids = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if needle not in environ.read_bytes().split(b"\0"):
+                continue
+            state = (environ.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            pids.append(int(environ.parent.name))
+    return pids
+
+
 def redis_answers(proc: subprocess.Popen, port: int, timeout: float) -> bool:
     """Wait until the Redis server ``proc`` answers PING on ``port``; False if it exits first or
     ``timeout`` passes."""
@@ -128,3 +150,4 @@ def stop_group(proc: subprocess.Popen, name: str, grace: float = 5.0,
             os.killpg(proc.pid, signal.SIGKILL)
         time.sleep(0.02)
     proc.wait()
+    unguard(proc.pid)
