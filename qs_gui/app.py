@@ -189,7 +189,7 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
 
     def request_quit(*_args: Any) -> None:
         nonlocal quit_requested
-        if not quit_requested:
+        if not quit_requested and not loop.is_closed():
             quit_requested = True
             loop.call_soon_threadsafe(loop.stop)
 
@@ -215,14 +215,28 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
             window.close()
 
         QTimer.singleShot(int(args.exit_after * 1000), finish)
-    window.show()
-    with loop:
-        loop.create_task(startup())
-        loop.run_forever()
-        loop.run_until_complete(session.stop())
-        if pump is not None:
-            loop.run_until_complete(pump.stop())
-            subscriber.close()
+    try:
+        window.show()
+        with loop:
+            starting = loop.create_task(startup())
+            loop.run_forever()
+            if not starting.done():  # closed while still starting (e.g. the demo being seeded)
+                starting.cancel()
+                loop.run_until_complete(asyncio.gather(starting, return_exceptions=True))
+            loop.run_until_complete(session.stop())
+            if pump is not None:
+                loop.run_until_complete(pump.stop())
+                subscriber.close()
+    finally:
+        # Whatever happened, nothing may call into the closed loop afterwards: the window is
+        # destroyed at interpreter exit, and a late request_quit there crashed the process.
+        quit_requested = True
+        heartbeat.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sys.excepthook = sys.__excepthook__
+        if not loop.is_closed():
+            loop.close()
     return 0
 
 

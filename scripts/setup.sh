@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create/refresh the project venv (.venv) with the given extra, e.g. `scripts/setup.sh test`.
-# Installs the Debian libraries PyQt5 needs offscreen when they are missing and we run as root.
+# Installs, when missing and we run as root, the Debian libraries Qt's xcb (X11) and offscreen
+# platform plugins need (the list lives in qs_gui/qt_platform.py), and Xvfb for the test extra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRA="${1:-sim}"
@@ -8,7 +9,11 @@ PY="${PYTHON:-python3}"
 
 need_debs=()
 if command -v dpkg-query >/dev/null 2>&1; then
-  for pkg in libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0; do
+  debs="$("$PY" qs_gui/qt_platform.py --debian-packages)"
+  if [ "$EXTRA" = "test" ]; then
+    debs="$debs xvfb xauth"  # the desktop tests run the real xcb plugin on a virtual X server
+  fi
+  for pkg in $debs; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_debs+=("$pkg")
   done
   if ! "$PY" -c "import ensurepip, venv" >/dev/null 2>&1; then

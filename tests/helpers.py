@@ -6,12 +6,13 @@ harness does not depend on qs-gui's own client code.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from qs_gui.sandbox import Sandbox
+from qs_gui.sandbox import Sandbox, guard, unguard
 
 T = TypeVar("T")
 
@@ -179,3 +180,19 @@ def process_alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def spawn_guarded(argv: list[str], **kwargs: Any) -> subprocess.Popen:
+    """A child process (with its own process group) that the sandbox's lifeline guardian ends
+    if this test run dies, however it dies; :func:`reap` it when done."""
+    proc = subprocess.Popen(argv, start_new_session=True, **kwargs)
+    guard(proc.pid)
+    return proc
+
+
+def reap(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` if it still runs, wait for it, and release it from the guardian."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    unguard(proc.pid)

@@ -19,7 +19,9 @@ from qs_gui.sandbox import Sandbox, SandboxError, group_pids, pick_ports, port_i
 from tests.helpers import (
     ServerLockedError,
     process_alive,
+    reap,
     reset_server,
+    spawn_guarded,
     wait_for,
     wait_status,
 )
@@ -175,7 +177,7 @@ def test_missing_sim_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def run_main(args: list[str], sig: signal.Signals) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(
+    proc = spawn_guarded(
         [sys.executable, "-m", "qs_gui.sandbox", *args],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -197,9 +199,7 @@ def run_main(args: list[str], sig: signal.Signals) -> None:
         assert rest.strip().endswith("stopped")
         assert_all_gone(pids)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
 
 
 def test_main_sigint_with_curve_and_env() -> None:

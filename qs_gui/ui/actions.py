@@ -73,6 +73,9 @@ SPECS: dict[Action, tuple[str, str, str, SP | None]] = {
 }
 
 CHECKABLE = {Action.QUEUE_AUTOSTART}
+#: shorter toolbar labels, so that the whole toolbar fits a 1280-pixel laptop screen (menus and
+#: tooltips keep the full text)
+TOOLBAR_TEXT = {Action.ENV_OPEN: "Open env", Action.ENV_CLOSE: "Close env"}
 #: second shortcuts: the keypad Enter next to the main Return
 ALT_SHORTCUTS = {Action.EXECUTE_NOW: "Ctrl+Enter", Action.QUEUE_ADD: "Ctrl+Shift+Enter"}
 
@@ -96,6 +99,8 @@ class ActionRegistry:
                 qaction.setShortcuts(keys)
             qaction.setIcon(style.standardIcon(icon) if icon is not None else QIcon())
             qaction.setCheckable(action in CHECKABLE)
+            if action in TOOLBAR_TEXT:
+                qaction.setIconText(TOOLBAR_TEXT[action])
             self.actions[action] = qaction
 
     def __getitem__(self, action: Action) -> QAction:

@@ -201,7 +201,11 @@ class HistoryDetail(QWidget):
         placeholder.setAlignment(Qt.AlignCenter)
         self._stack.addWidget(placeholder)
         page = QWidget()
-        self._stack.addWidget(page)
+        # Scrolls as a whole: the pane can be made as small as the operator likes (a laptop
+        # screen must still show the queue and the history table) without clipping a field.
+        page_scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.NoFrame)
+        page_scroll.setWidget(page)
+        self._stack.addWidget(page_scroll)
         QVBoxLayout(self).addWidget(self._stack)
         self.layout().setContentsMargins(0, 0, 0, 0)
 
@@ -323,6 +327,11 @@ class HistoryView(QWidget):
             self.splitter.addWidget(widget)
             self.splitter.setStretchFactor(i, stretch)
         self.splitter.setCollapsible(0, False)
+        # The detail pane opens with the first selected item; until then the table has the room.
+        # If the operator closes it by dragging, it stays closed until a double-click.
+        self.splitter.setSizes([1, 0])
+        self._detail_auto = True
+        self.splitter.splitterMoved.connect(self._detail_moved)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
@@ -334,7 +343,7 @@ class HistoryView(QWidget):
         self.status_combo.currentIndexChanged.connect(self.apply_filter)
         sel = self.table.selectionModel()
         sel.selectionChanged.connect(self.selection_changed)
-        sel.currentChanged.connect(lambda *_: self.detail.show_item(self.current_item()))
+        sel.currentChanged.connect(self._show_current)
         self.proxy.modelReset.connect(self.selection_changed)  # after the keeper restored it
         for sig in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset):
             sig.connect(self._update_count)
@@ -433,8 +442,21 @@ class HistoryView(QWidget):
             return None
         return path
 
+    def _show_current(self, *_: Any) -> None:
+        item = self.current_item()
+        self.detail.show_item(item)
+        if item is not None and self._detail_auto:
+            self._reveal_detail()
+
+    def _detail_moved(self, *_: Any) -> None:
+        self._detail_auto = self.splitter.sizes()[1] > 0
+
+    def detail_open(self) -> bool:
+        return self.splitter.sizes()[1] > 0
+
     def _reveal_detail(self, *_: Any) -> None:
         """Double-click only shows the detail (re-opening a collapsed pane); it runs nothing."""
+        self._detail_auto = True
         if self.splitter.sizes()[1] == 0:
             self.splitter.setSizes([3, 2])  # proportions: Qt scales them to the space
 

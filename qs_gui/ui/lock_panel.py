@@ -26,6 +26,7 @@ from PyQt5.QtWidgets import (
     QLineEdit,
     QPushButton,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -46,6 +47,7 @@ class LockPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("lockPanel")
         self._lock_action: QAction | None = None
+        self._was_locked = False
         self.env_box = QCheckBox("Environment", objectName="lockEnvironment")
         self.env_box.setToolTip("Lock opening/closing the environment, running and pausing plans")
         self.queue_box = QCheckBox("Queue", objectName="lockQueue")
@@ -76,7 +78,16 @@ class LockPanel(QWidget):
         for box in (self.env_box, self.queue_box):
             box.toggled.connect(self._clear_error)
 
-        grid = QGridLayout(self)
+        # The form is rarely used: it folds away under a header, so the status column stays
+        # short on a laptop screen. It opens by itself when the manager is locked (the key is
+        # then needed) and whenever it has something to say (a missing key, a new key).
+        self.toggle = QToolButton(objectName="lockToggle", text="Lock controls", checkable=True)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.toggle.setAutoRaise(True)
+        self.toggle.toggled.connect(self.set_expanded)
+        self.form = QWidget(objectName="lockForm")
+        grid = QGridLayout(self.form)
+        grid.setContentsMargins(0, 0, 0, 0)
         grid.setColumnStretch(1, 1)
         boxes = QHBoxLayout()
         boxes.addWidget(self.env_box)
@@ -96,7 +107,6 @@ class LockPanel(QWidget):
             ("Key", key_row),
             ("", buttons),
             ("", self.error_label),
-            ("Current", self.info_label),
         ]
         for row, (text, item) in enumerate(rows):
             if text:
@@ -105,7 +115,26 @@ class LockPanel(QWidget):
                 grid.addWidget(item, row, 1)
             else:
                 grid.addLayout(item, row, 1)
-        grid.setRowStretch(len(rows), 1)
+        current = QHBoxLayout()
+        current.addWidget(QLabel("Current"))
+        current.addWidget(self.info_label, 1)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.toggle, 0, Qt.AlignLeft)
+        column.addWidget(self.form)
+        column.addLayout(current)
+        column.addStretch(1)
+        self.set_expanded(False)
+
+    def expanded(self) -> bool:
+        return not self.form.isHidden()
+
+    def set_expanded(self, expanded: bool) -> None:
+        """Show or fold the lock form (the current lock line is always shown)."""
+        with QSignalBlocker(self.toggle):
+            self.toggle.setChecked(expanded)
+        self.toggle.setArrowType(Qt.DownArrow if expanded else Qt.RightArrow)
+        self.form.setVisible(expanded)
 
     # ----- actions -----------------------------------------------------------------------------
     def set_actions(self, lock: QAction, unlock: QAction) -> None:
@@ -136,6 +165,7 @@ class LockPanel(QWidget):
     def generate_key(self) -> str:
         """A fresh random key, shown in clear so the operator can note it down."""
         key = secrets.token_urlsafe(12)
+        self.set_expanded(True)
         self.key_edit.setText(key)  # emits key_changed through _key_edited
         self.show_button.setChecked(True)
         return key
@@ -170,6 +200,8 @@ class LockPanel(QWidget):
             error = None
         self.error_label.setText(error or "")
         self.error_label.setVisible(error is not None)
+        if error is not None:
+            self.set_expanded(True)
         return error
 
     def _clear_error(self) -> None:
@@ -184,3 +216,6 @@ class LockPanel(QWidget):
         self.info_label.setText(text)
         locked = text not in ("—", "Not locked")
         self.info_label.setStyleSheet(f"color: {RED}; font-weight: bold;" if locked else "")
+        if locked and not self._was_locked:  # the key may now be needed: show where it goes
+            self.set_expanded(True)
+        self._was_locked = locked

@@ -7,8 +7,8 @@ applied by the ActionRegistry — nothing else calls setEnabled on a server acti
 
 from __future__ import annotations
 
-from PyQt5.QtCore import QSettings, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QCloseEvent
+from PyQt5.QtCore import QSettings, QSize, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QCloseEvent, QGuiApplication
 from PyQt5.QtWidgets import (
     QAction,
     QDockWidget,
@@ -39,6 +39,10 @@ from .profiles_dialog import apply_profile_style, show_profiles
 from .progress_widget import ProgressWidget
 from .queue_view import QueueView
 from .status_panel import ConnectionIndicator, StatusPanel
+
+PREFERRED_SIZE = QSize(1600, 1000)
+#: room left for the window manager's frame and title bar when the screen is the limit
+FRAME_ALLOWANCE = QSize(8, 48)
 
 OUTCOME_STYLE = {
     "completed": ("✔", "#1f7a3a"), "failed": ("✖", "#b3261e"), "stopped": ("■", "#8a5a00"),
@@ -75,10 +79,10 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._connect_session()
         self.refresh_gates()
-        self.resize(1600, 1000)
         self._layout_restored = False
         if settings is not None:
             self._layout_restored = self._restore_layout()
+        self._fit_to_screen()
         self.notifier = attach_notifications(self, settings=app_settings)
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.notifier.sound_action)
@@ -92,8 +96,8 @@ class MainWindow(QMainWindow):
         splitter.setObjectName("centralSplitter")
         splitter.addWidget(self.queue_view)
         splitter.addWidget(self.history_view)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
         self.setCentralWidget(splitter)
 
         self.entry = ItemEditor(self)
@@ -328,12 +332,39 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         return state is not None and bool(self.restoreState(state))
 
+    def _fit_to_screen(self) -> None:
+        """The preferred 1600×1000, or what the screen offers (a 1280×800 laptop), centred;
+        a geometry restored from a bigger screen is brought back inside this one."""
+        screen = QGuiApplication.screenAt(self.geometry().center()) or \
+            QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
+        room = QSize(available.width() - 2 * FRAME_ALLOWANCE.width(),
+                     available.height() - FRAME_ALLOWANCE.height())
+        if self._layout_restored and available.contains(self.frameGeometry()):
+            return
+        size = PREFERRED_SIZE.boundedTo(room).expandedTo(self.minimumSizeHint())
+        self.resize(size)
+        frame = self.frameGeometry()
+        frame.moveCenter(available.center())
+        self.move(max(available.left(), frame.left()), max(available.top(), frame.top()))
+
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
         if not self._layout_restored:  # default proportions, once, when sizes are known
             self._layout_restored = True
-            self.resizeDocks([self.entry_dock, self.status_dock], [420, 400], Qt.Horizontal)
-            self.resizeDocks([self.console], [260], Qt.Vertical)
+            width = max(300, min(420, self.width() // 4))
+            self.resizeDocks([self.entry_dock, self.status_dock], [width, width], Qt.Horizontal)
+            # The queue and history get most of the height: the console a fifth of it.
+            self.resizeDocks([self.console], [max(130, self.height() // 6)], Qt.Vertical)
+            QTimer.singleShot(0, self._split_centre)  # once the docks have taken their room
+
+    def _split_centre(self) -> None:
+        """Queue 60 %, history 40 % of the centre (the history's detail opens on selection)."""
+        splitter = self.centralWidget()
+        total = sum(splitter.sizes())
+        splitter.setSizes([total * 3 // 5, total - total * 3 // 5])
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         self.notifier.close()

@@ -50,7 +50,7 @@ class PlotCanvas(pg.PlotWidget):
                  on_mouse: Callable[[float, float], None]) -> None:  # fmt: skip
         super().__init__(parent, background="w")
         self.setObjectName("livePlot")
-        self.setMinimumSize(240, 160)  # never squeezed to a line in a crowded dock area
+        self.setMinimumSize(240, 110)  # never squeezed to a line in a crowded dock area
         item = self.getPlotItem()
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)

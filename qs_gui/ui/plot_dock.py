@@ -138,7 +138,7 @@ class PlotDock(QDockWidget):
 
         self._body_layout = layout
         self._placeholder = QWidget(body)  # the plot's place (and size) until it is built
-        self._placeholder.setMinimumSize(240, 160)
+        self._placeholder.setMinimumSize(240, 110)
         layout.addWidget(self._placeholder, 1)
         self.stats_label = QLabel("", body)
         self.stats_label.setObjectName("streamStats")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from qs_gui.sandbox import marked_pids
-from tests.helpers import process_alive, wait_for
+from tests.helpers import process_alive, reap, spawn_guarded, wait_for
 
 pytestmark = pytest.mark.server
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ class Child:
     blocks on a full pipe."""
 
     def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
+        self.proc = spawn_guarded(
             argv, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO),
@@ -51,9 +51,7 @@ class Child:
         return next((m for m in map(pattern.search, self.lines) if m), None)
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        reap(self.proc)
 
 
 def demo_started(child: Child, timeout: float = 90.0) -> tuple[str, list[int]]:

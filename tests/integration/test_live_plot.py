@@ -35,7 +35,7 @@ from qs_gui.client.documents import DocumentPump, DocumentSubscriber, classify  
 from qs_gui.sandbox import Sandbox, SandboxError  # noqa: E402
 from qs_gui.ui.plot_dock import PlotDock  # noqa: E402
 from qs_gui.ui.progress_widget import ProgressWidget  # noqa: E402
-from tests.helpers import process_alive  # noqa: E402
+from tests.helpers import process_alive, reap, spawn_guarded  # noqa: E402
 from tests.integration._support import client_for  # noqa: E402
 from tests.ui import qt_async  # noqa: E402
 from tests.ui.qt_async import run, until  # noqa: E402
@@ -292,8 +292,8 @@ def test_json_serializer_and_cleanup_on_failed_start(tmp_path: Path) -> None:
 
 
 def test_command_line_prints_documents_addr() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "qs_gui.sandbox", "--documents"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = spawn_guarded([sys.executable, "-m", "qs_gui.sandbox", "--documents"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines: list[str] = []
     try:
         assert proc.stdout is not None
@@ -306,5 +306,8 @@ def test_command_line_prints_documents_addr() -> None:
         assert "documents_serializer: msgpack" in lines
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+        try:
+            proc.wait(30)
+        finally:
+            reap(proc)
     assert proc.returncode == 0, lines
