@@ -114,7 +114,7 @@ class Instrumentation:
     def _trace_fetch(self, window) -> None:
         """Diagnostics: time the parts of each queue/history fetch (printed at the end)."""
         self.traces: list[str] = []
-        transport = window.session.api.transport
+        transport = window.session._api.transport
         codec = transport.codec
         decode_async, request = codec.decode_async, transport.request
         marks: dict[str, float] = {}

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Set up .venv and run the whole test suite offscreen against real RE Managers the harness starts.
+# Set up .venv, check style and the layer contracts, and run the whole test suite (offscreen, plus
+# tests/desktop on the real xcb plugin under Xvfb) against real RE Managers the harness starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
+# The walls first (seconds): style and the import contracts in pyproject.toml.
+.venv/bin/ruff check qs_gui tests bench
+.venv/bin/lint-imports
 export QT_QPA_PLATFORM=offscreen
 exec .venv/bin/python -m pytest "$@"

@@ -31,6 +31,7 @@ class Action(str, enum.Enum):
     QUEUE_ADD = "queue_add"
     QUEUE_ADD_FROM_HISTORY = "queue_add_from_history"
     QUEUE_EDIT = "queue_edit"
+    ITEM_SAVE = "item_save"  # the editor's Save: item_update of the edited queue item
     QUEUE_DUPLICATE = "queue_duplicate"
     QUEUE_REMOVE = "queue_remove"
     QUEUE_MOVE_UP = "queue_move_up"
@@ -68,6 +69,8 @@ class Action(str, enum.Enum):
 
     @property
     def label(self) -> str:
+        if self is Action.ITEM_SAVE:
+            return "Save"
         name = self.value.removeprefix("re_").replace("env_", "environment ").replace("_", " ")
         return "Execute now" if name.startswith("execute") else name.capitalize()
 
@@ -81,6 +84,7 @@ _IN_FLIGHT_GROUPS: tuple[frozenset[Action], ...] = (
     frozenset({Action.RE_RESUME, Action.RE_STOP, Action.RE_ABORT, Action.RE_HALT}),
     frozenset({Action.ENV_OPEN, Action.ENV_CLOSE}),
     frozenset({Action.LOCK, Action.UNLOCK}),
+    frozenset({Action.QUEUE_EDIT, Action.ITEM_SAVE}),
 )
 
 
@@ -95,6 +99,8 @@ class GateInputs:
     queue_selection: tuple[int, ...] = ()  # 0-based queue positions, running item excluded
     history_selection: int = 0  # number of selected history rows
     editor_error: str | None = None  # None when the editor holds a valid item
+    editing: bool = False  # the editor holds a queue item loaded with Edit (Save applies)
+    edit_vanished: bool = False  # … and that item is no longer in the queue
 
 
 @dataclass(frozen=True)
@@ -271,6 +277,13 @@ class _Ctx:
             err = _text(err)
             raise _No(f"Fix the item first: {err}" if err else "The item is not valid.")
 
+    def save(self) -> None:
+        # manager.py: _queue_item_update_handler -> lock key, item (validated), uid in queue
+        _need(self.i.editing, "Load a queue item into the editor (Edit) to save it.")
+        _need(not self.i.edit_vanished, "The edited item is no longer in the queue (removed or "
+              "started elsewhere): use Add to queue to keep your changes.")
+        self.editor()
+
     def rows(self, verb: str, *, one: bool = False, history: bool = False) -> None:
         n = self.i.history_selection if history else len(self.i.queue_selection)
         where = "history" if history else "queue"
@@ -401,6 +414,7 @@ _RULES: dict[Action, tuple[str | None, _Check]] = {
     Action.QUEUE_ADD: (_QUEUE, _Ctx.editor),
     Action.QUEUE_ADD_FROM_HISTORY: (_QUEUE, lambda c: c.rows("add to the queue", history=True)),
     Action.QUEUE_EDIT: (_QUEUE, lambda c: c.rows("edit", one=True)),
+    Action.ITEM_SAVE: (_QUEUE, _Ctx.save),
     Action.QUEUE_DUPLICATE: (_QUEUE, lambda c: c.rows("duplicate")),
     Action.QUEUE_REMOVE: (_QUEUE, lambda c: c.rows("remove")),
     Action.QUEUE_MOVE_UP: (_QUEUE, lambda c: c.move(up=True)),

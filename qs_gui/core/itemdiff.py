@@ -41,7 +41,6 @@ __all__ = [
     "apply_ops",
     "diff_by_uid",
     "diff_history",
-    "format_duration",
     "format_time",
     "history_identities",
     "param_summary",
@@ -448,20 +447,6 @@ def param_summary(item: Mapping, max_len: int = 200) -> str:
     except _Full:
         return "".join(w.parts)[: max(max_len - 1, 0)] + _ELLIPSIS
     return "".join(w.parts)
-
-
-def format_duration(seconds: float | None) -> str:
-    """Human duration (``4.2 s``, ``3 min 05 s``, ``2 h 07 min``); empty for unknown/negative."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    total = int(round(seconds))
-    if total < 3600:
-        return f"{total // 60} min {total % 60:02d} s"
-    if total < 86400:
-        return f"{total // 3600} h {total % 3600 // 60:02d} min"
-    return f"{total // 86400} d {total % 86400 // 3600:02d} h"
 
 
 def format_time(ts: float | None, now: float | None = None) -> str:

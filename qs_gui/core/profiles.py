@@ -23,7 +23,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, MutableMapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..client.transport import validate_curve_key
@@ -54,7 +54,6 @@ class Keys:
     LAST_PROFILE = "connection/last_profile"
     WINDOW_GEOMETRY = "window/geometry"
     WINDOW_STATE = "window/state"
-    COLUMN_WIDTHS = "columns/{view}"  # JSON list of ints, per table ("queue", "history")
     CONSOLE_MAX_LINES = "console/max_lines"
     NOTIFY_SOUND = "notifications/sound"
 
@@ -134,9 +133,6 @@ class Profile:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    def renamed(self, name: str) -> Profile:
-        return replace(self, name=name)
 
 
 def resolve_connection(profile: Profile | None, *, control_addr: str | None = None,
@@ -304,16 +300,6 @@ class AppSettings:
     def set_window_layout(self, geometry: Any, state: Any) -> None:
         self.set(Keys.WINDOW_GEOMETRY, geometry)
         self.set(Keys.WINDOW_STATE, state)
-
-    def column_widths(self, view: str) -> list[int]:
-        """Saved widths for one table (empty when unknown or damaged: use the defaults)."""
-        data = self._get_json(Keys.COLUMN_WIDTHS.format(view=view), [])
-        if isinstance(data, list) and all(isinstance(w, int) and 0 <= w < 10_000 for w in data):
-            return list(data)
-        return []
-
-    def set_column_widths(self, view: str, widths: Iterable[int]) -> None:
-        self.set(Keys.COLUMN_WIDTHS.format(view=view), json.dumps([int(w) for w in widths]))
 
     def console_max_lines(self, default: int, low: int = 100, high: int = 1_000_000) -> int:
         """The saved console buffer size when it is an int within [low, high], else default."""

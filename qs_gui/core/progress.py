@@ -16,17 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-
-def format_duration(seconds: float) -> str:
-    """Short, stable text for a duration: '3 s', '2 min 05 s', '1 h 02 min'."""
-    if not math.isfinite(seconds) or seconds < 0:
-        return "?"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+from .formatting import format_duration
 
 
 @dataclass(frozen=True)
@@ -63,10 +53,10 @@ class Progress:
         '<exit status> · seq 10/10 · 4 s' when done."""
         seq = f"seq {self.seq_num}/{self.num_points}" if self.num_points else f"seq {self.seq_num}"
         if self.done:
-            return f"{self.exit_status} · {seq} · {format_duration(self.elapsed)}"
+            return f"{self.exit_status} · {seq} · {_seconds(self.elapsed)}"
         if self.num_points and self.eta is not None:
-            return f"{seq} · ETA {format_duration(self.eta)}"
-        return f"{seq} · {format_duration(self.elapsed)} elapsed"
+            return f"{seq} · ETA {_seconds(self.eta)}"
+        return f"{seq} · {_seconds(self.elapsed)} elapsed"
 
 
 def _finite(value: Any) -> float | None:
@@ -136,3 +126,8 @@ class ProgressTracker:
                         seq_num=self.last_seq, num_points=self.num_points,
                         elapsed=max(0.0, end - self._t_start), eta=eta,
                         exit_status=self.exit_status)  # fmt: skip
+
+
+def _seconds(seconds: float) -> str:
+    """Whole seconds under a minute (the line ticks once a second); "?" when unknown."""
+    return format_duration(seconds, decimals=0) or "?"

@@ -1,422 +1,169 @@
-"""The live view of one RE Manager: connection state, status, and the data behind the views.
+"""The live view of one RE Manager: one object the window holds, composed of parts with one job
+each over one :class:`~qs_gui.core.session_state.SessionState`:
 
-Push first: status arrives on the info socket (QS_Info, about once a second and on every change).
-A watchdog polls ``status`` only when pushes stop, which is also the plain polling used when the
-server does not publish. Queue, history, plans, devices and lock info are fetched only when their
-``*_uid`` in the status changes. Everything runs as tasks on the asyncio (qasync) loop; nothing
-here blocks or knows about Qt.
+* :class:`~qs_gui.core.connection.ConnectionSupervisor` — push-first status, the watchdog poll,
+  the control channel's health (``core/connection.py``);
+* :class:`~qs_gui.core.fetching.Fetcher` — queue, history, plans, devices and lock info, read
+  when their ``*_uid`` changes (``core/fetching.py``);
+* :class:`~qs_gui.core.command_runner.CommandRunner` — one request per command, plain-words
+  errors, reconciliation after a lost reply (``core/command_runner.py``), behind
+  :class:`~qs_gui.core.operations.Operations`, the only way views reach the server;
+* :class:`~qs_gui.core.tracking.ExecutionTracker` — Execute now followed to its outcome.
 
-Robustness (tests/reliability, docs/reliability.md):
+Everything runs as tasks on the asyncio (qasync) loop; nothing here blocks or knows about Qt.
+The client object stays inside: views get state, events and ``ops``, never the client.
 
-* A request whose reply is lost is never sent again. For queue-changing requests the session
-  fetches the server's state and tells the operator whether the request took effect
-  (``core/reconcile.py``); while the server is unreachable that check waits for it to return.
-* Whatever the server (or an impostor on its port) sends is checked before it reaches a view: a
-  status field of the wrong type is blanked, a status without a string ``manager_state`` or a
-  ``queue_get``/``history_get``/... reply of the wrong shape is refused with a plain message.
-* Polls adapt to a slow server (its measured reply time, up to the request timeout), so a server
-  that answers in 1.5 s is shown as connected, and a dead one is still reported within 2 s.
-* Info-socket floods are handled in time-boxed batches with a yield in between, so the GUI keeps
-  painting while 10^5 console messages arrive.
+Robustness (tests/reliability, docs/reliability.md): a lost reply is never re-sent (queue
+changes are reconciled from the server's state, waiting for it while it is unreachable); whatever
+the server sends is checked before it reaches a view; polls adapt to a slow server; info-socket
+floods are read in time-boxed batches.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
-from collections import deque
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ..client import REManagerAPI
-from ..client import transport as _transport_module
-from ..client.exceptions import ReadOnlyError, RequestFailedError, RequestTimeoutError
-from .events import Event
+from .command_runner import CommandRunner
+from .connection import BULK_METHODS, ConnectionSupervisor, Timing
+from .fetching import UID_KEYS, Fetcher
 from .gates import Connection
-from .replies import STATUS_TYPES, MalformedReply, sanitize_status, server_message
-from .session_commands import Outcome, SessionCommands
-from .session_fetch import UID_KEYS, SessionFetching
+from .operations import Operations
+from .outcome import Outcome, OutcomeKind
+from .replies import STATUS_TYPES, MalformedReply, sanitize_status
+from .session_state import SessionEvents, SessionState
 from .tracking import ExecutionTracker
 
-logger = logging.getLogger(__name__)
-
-__all__ = ["STATUS_TYPES", "UID_KEYS", "MalformedReply", "Outcome", "Session", "Timing",
-           "sanitize_status"]
+__all__ = ["BULK_METHODS", "STATUS_TYPES", "UID_KEYS", "MalformedReply", "Outcome",
+           "OutcomeKind", "Session", "Timing", "sanitize_status"]
 
 
-#: requests whose reply may legitimately take the server seconds (the transport's bulk lane,
-#: plus a batch add, which the server validates item by item)
-BULK_METHODS = frozenset({"queue_get", "history_get", "queue_item_add_batch"}) | frozenset(
-    getattr(_transport_module, "BULK_METHODS", ()))
-
-LISTEN_BUDGET = 0.008  # seconds of info-socket reading per batch before yielding to the GUI
-LISTEN_BATCH = 5000
-
-
-class _Wakeup:
-    """``await sleep(delay)`` that ``set()`` ends early. No helper task per sleep (unlike
-    ``wait_for(event.wait(), delay)``), so nothing is left half-started at shutdown."""
-
-    def __init__(self) -> None:
-        self._waiter: asyncio.Future | None = None
-
-    def set(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def sleep(self, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._waiter = waiter = loop.create_future()
-        timer = loop.call_later(delay, self.set)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            self._waiter = None
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Watchdog and reconnect timing (seconds)."""
-
-    # Pushes come about once a second; a crash is reported within watchdog + poll timeout
-    # (< 2 s) of the last push, and a returning server is seen within backoff + poll timeout.
-    watchdog_after: float = 1.2  # poll when no status arrived for this long
-    stale_after: float = 3.0  # connected but the last status is this old -> NO_STATUS
-    poll_timeout: float = 0.6  # the shortest; adapted up to the request timeout (slow servers)
-    backoff: tuple[float, ...] = (0.2, 0.4, 0.8)
-    reconcile_give_up: float = 600.0  # stop waiting for the server to check a lost reply
-
-
-class Session(SessionFetching, SessionCommands):
-    """Owns the client's background work and the latest server state."""
+class Session:
+    """Owns the client's background work and the latest server state (see module docstring)."""
 
     def __init__(self, api: REManagerAPI, *, use_monitor: bool = True,
-                 timing: Timing | None = None):
-        self.api = api
-        self.use_monitor = use_monitor
-        self.timing = timing or Timing()
-        self.connection = Connection.CONNECTING
-        self.connection_detail = f"Connecting to {api.zmq_control_addr}"
-        self.status: dict[str, Any] | None = None
-        self.queue: list[dict] = []
-        self.running_item: dict = {}
-        self.history: list[dict] = []
-        self.plans_allowed: dict[str, Any] = {}
-        self.devices_allowed: dict[str, Any] = {}
-        self.lock_info: dict[str, Any] | None = None
-        self.in_flight: set[str] = set()
+                 timing: Timing | None = None) -> None:
+        self._api = api
+        self.state = SessionState(address=api.zmq_control_addr)
+        self.events = SessionEvents()
         self.tracker = ExecutionTracker()
-        self.pushes_received = 0
-        self.polls_sent = 0
-        self.malformed_replies = 0  # replies/pushes refused or repaired (see sanitize_status)
-
-        self.connection_changed = Event("connection_changed")
-        self.status_changed = Event("status_changed")
-        self.queue_changed = Event("queue_changed")
-        self.history_changed = Event("history_changed")
-        self.plans_changed = Event("plans_changed")
-        self.devices_changed = Event("devices_changed")
-        self.lock_info_changed = Event("lock_info_changed")
-        self.console_text = Event("console_text")  # list[str] of fragments, batched
-        self.message = Event("message")  # (level, text): "info" | "warning" | "error"
-        self.busy_changed = Event("busy_changed")
-
-        self._fetched: dict[str, Any] = dict.fromkeys(UID_KEYS)  # status uid last fetched for
-        self._reply_uid: dict[str, Any] = dict.fromkeys(UID_KEYS)  # uid the reply carried
-        self._fetch_tasks: dict[str, asyncio.Task] = {}
-        self._fetch_failures: dict[str, int] = dict.fromkeys(UID_KEYS, 0)
-        self._fetch_failed_at: dict[str, float] = {}
-        self._last_status_at: float | None = None
-        self._wake: _Wakeup | None = None
-        self._tasks: list[asyncio.Task] = []
-        self._monitor = None
-        self._running = False
-        self._latencies: deque[float] = deque(maxlen=5)  # recent status round trips (s)
-        self._reported: set[str] = set()  # malformed-data warnings already shown
-        self._oversized_seen = 0
-        self._reconciling: set[asyncio.Task] = set()
-        self._reconnected: asyncio.Event | None = None
-        self._control_timeouts = 0  # consecutive control requests without a reply
-        self._control_verified = False  # a control reply arrived since the last failure
-        self._last_push_at: float | None = None
+        self.supervisor = ConnectionSupervisor(
+            api, self.state, self.events, self.tracker, timing=timing or Timing(),
+            use_monitor=use_monitor,
+            on_verified_status=lambda status, reconnected: self.fetcher.on_status(
+                status, reconnected),
+            on_control_lost=lambda: self.fetcher.cancel_pending())
+        self.fetcher = Fetcher(api, self.state, self.events, self.tracker, self.supervisor)
+        self.runner = CommandRunner(api, self.state, self.events, self.tracker, self.supervisor)
+        self.ops = Operations(api, self.runner)
+        e = self.events  # the events as attributes: session.status_changed.connect(…)
+        self.connection_changed, self.status_changed = e.connection_changed, e.status_changed
+        self.queue_changed, self.history_changed = e.queue_changed, e.history_changed
+        self.plans_changed, self.devices_changed = e.plans_changed, e.devices_changed
+        self.lock_info_changed, self.console_text = e.lock_info_changed, e.console_text
+        self.message, self.busy_changed = e.message, e.busy_changed
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
         """Start the watchdog and (if enabled) the info-socket subscriber."""
-        if self._running:
-            return
-        self._running = True
-        self._wake = _Wakeup()
-        self._tasks.append(asyncio.ensure_future(self._supervise()))
-        if self.use_monitor:
-            self._monitor = self.api.info_monitor()
-            self._monitor.start()
-            self._tasks.append(asyncio.ensure_future(self._listen()))
+        self.supervisor.start()
 
     async def stop(self) -> None:
         """Cancel every task and close the client."""
-        self._running = False
-        tasks = self._tasks + list(self._fetch_tasks.values()) + list(self._reconciling)
+        tasks = self.supervisor.tasks() + self.fetcher.tasks() + self.runner.tasks()
+        self.supervisor.running = False
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
-        self._fetch_tasks.clear()
-        self._reconciling.clear()
-        await self.api.close()
+        self.supervisor.stopped()
+        self.fetcher.stopped()
+        self.runner.stopped()
+        await self._api.close()
 
     def poll_soon(self) -> None:
         """Ask the watchdog for a status poll now (after a command, for servers without push)."""
-        self._last_status_at = None
-        if self._wake is not None:
-            self._wake.set()
+        self.supervisor.poll_soon()
 
-    # -- connection state -------------------------------------------------------------------
-    def _set_connection(self, state: Connection, detail: str) -> None:
-        if state is self.connection and detail == self.connection_detail:
-            return
-        previous = self.connection
-        self.connection, self.connection_detail = state, detail
-        if state is Connection.OFFLINE and previous is not Connection.OFFLINE:
-            self.message.emit("error", f"Lost contact with the RE Manager: {detail}")
-        elif state is Connection.CONNECTED and previous is Connection.OFFLINE:
-            self.message.emit("info", "Reconnected to the RE Manager.")
-        if state is Connection.CONNECTED and self._reconnected is not None:
-            self._reconnected.set()
-        self.connection_changed.emit(state, detail)
+    # -- commands -----------------------------------------------------------------------------
+    async def run(self, action: str, call: Callable[[], Awaitable[Any]], what: str,
+                  *, done: str | None = None, reconcile: bool = True) -> Outcome:
+        """One command through the runner (see :meth:`CommandRunner.run`)."""
+        return await self.runner.run(action, call, what, done=done, reconcile=reconcile)
+
+    async def execute_now(self, item: Mapping[str, Any], action: str = "execute_now") -> Outcome:
+        return await self.runner.execute_now(item, action=action)
+
+    # -- what the views read ------------------------------------------------------------------
+    @property
+    def address(self) -> str:
+        return self.state.address
+
+    @property
+    def use_monitor(self) -> bool:
+        return self.supervisor.use_monitor
+
+    @property
+    def timing(self) -> Timing:
+        return self.supervisor.timing
 
     @property
     def request_timeout(self) -> float:
-        """The client's request timeout (seconds)."""
-        value = getattr(self.api.transport, "timeout_recv", None)
-        return float(value) if isinstance(value, (int, float)) and value > 0 else 2.0
+        return self.supervisor.request_timeout
 
     @property
     def poll_timeout(self) -> float:
-        """How long a status poll may take before the server counts as gone.
+        return self.supervisor.poll_timeout
 
-        Connected: the configured minimum, raised to 4x the slowest of the last few replies (at
-        most the request timeout), so a slow but working server is not reported offline.
-        Otherwise the full request timeout: a slow server is then recognised on the first
-        poll, and a returning one is seen at once (0MQ delivers the queued poll on connect).
-        """
-        ceiling = max(self.timing.poll_timeout, self.request_timeout)
-        if self.connection is not Connection.CONNECTED:
-            return ceiling
-        slowest = max(self._latencies, default=0.0)
-        return min(ceiling, max(self.timing.poll_timeout, 4.0 * slowest))
+    @property
+    def connection(self) -> Connection:
+        return self.state.connection
 
-    # -- control-channel health -------------------------------------------------------------
-    # "Connected" means the control socket answers, not only that status pushes arrive: the
-    # info socket is never encrypted, so with a wrong CURVE key (or a wedged control socket)
-    # pushes keep coming while every request times out. After a control failure, pushes keep
-    # the status display live, but only an answered request makes the indicator "Connected".
-    def _control_ok(self) -> None:
-        """A reply arrived on the control socket."""
-        self._control_timeouts = 0
-        self._control_verified = True
+    @property
+    def connection_detail(self) -> str:
+        return self.state.connection_detail
 
-    def _control_lost(self) -> None:
-        """A status poll failed, or a request in flight was judged dead."""
-        self._control_verified = False
+    @property
+    def status(self) -> dict[str, Any] | None:
+        return self.state.status
 
-    def _control_timeout(self) -> None:
-        """A command, fetch or check got no reply; two in a row while the indicator says
-        connected (pushes still arriving) take it offline until a poll is answered."""
-        self._control_timeouts += 1
-        if self._control_timeouts >= 2 and self._control_verified:
-            self._control_verified = False
-            if self.connection in (Connection.CONNECTED, Connection.NO_STATUS):
-                self._set_connection(Connection.OFFLINE, self._offline_detail(
-                    f"no reply from {self.api.zmq_control_addr} within "
-                    f"{self.request_timeout:g} s"))
-            current = asyncio.current_task()
-            for task in self._fetch_tasks.values():  # do not queue more reads on a dead socket
-                if task is not current and not task.done():
-                    task.cancel()
-            if self._wake is not None:
-                self._wake.set()
+    @property
+    def queue(self) -> list[dict]:
+        return self.state.queue
 
-    def _pushes_alive(self) -> bool:
-        at = self._last_push_at
-        return at is not None and time.monotonic() - at < self.timing.stale_after
+    @property
+    def running_item(self) -> dict:
+        return self.state.running_item
 
-    def _offline_detail(self, reason: str, retry: float | None = None) -> str:
-        if self._pushes_alive():
-            reason = (f"status updates arrive, but the RE Manager does not answer requests "
-                      f"({reason}); check the control address and the CURVE key")
-        return reason + (f"; retrying every {retry:g} s" if retry else "")
+    @property
+    def history(self) -> list[dict]:
+        return self.state.history
 
-    async def _supervise(self) -> None:
-        failures = 0
-        while self._running:
-            now = time.monotonic()
-            age = None if self._last_status_at is None else now - self._last_status_at
-            if (not self._control_verified or age is None
-                    or age >= self.timing.watchdog_after):
-                verdict = self._judge_in_flight()
-                if verdict == "wait":
-                    await self._sleep(0.05)
-                    continue
-                if verdict == "dead":
-                    self._control_lost()
-                result = "dead" if verdict == "dead" else await self._poll_status()
-                if result == "ok":
-                    failures = 0
-                else:
-                    failures += 1
-                    delay = self.timing.backoff[min(failures, len(self.timing.backoff)) - 1]
-                    if result == "malformed":
-                        # The control socket answers, but not with a usable status.
-                        self._set_connection(Connection.NO_STATUS,
-                                             f"{self._last_failure}; retrying every {delay:g} s")
-                    else:
-                        reason = self._last_failure if result == "failed" else (
-                            f"no reply from {self.api.zmq_control_addr} within "
-                            f"{self.poll_timeout:g} s")
-                        self._set_connection(Connection.OFFLINE,
-                                             self._offline_detail(reason, delay))
-                    await self._sleep(delay)
-                    continue
-            elif age >= self.timing.stale_after and self.connection is Connection.CONNECTED:
-                self._set_connection(Connection.NO_STATUS, f"no status for {age:.0f} s")
-            last = self._last_status_at or time.monotonic()
-            await self._sleep(max(0.02, last + self.timing.watchdog_after - time.monotonic()))
+    @property
+    def plans_allowed(self) -> dict[str, Any]:
+        return self.state.plans_allowed
 
-    def _judge_in_flight(self) -> str:
-        """Liveness from a request already awaiting its reply (a poll would queue behind it).
+    @property
+    def devices_allowed(self) -> dict[str, Any]:
+        return self.state.devices_allowed
 
-        "poll": nothing in flight; "wait": give it time; "dead": a small request went
-        unanswered for longer than a poll may take. A bulk fetch (queue/history) may take the
-        server seconds, so while one is pending the status is only reported as stale.
-        """
-        in_flight = getattr(self.api.transport, "in_flight", None)
-        if in_flight is None:
-            return "poll"
-        method, started = in_flight
-        waited = time.monotonic() - started
-        if method in BULK_METHODS:
-            age = time.monotonic() - (self._last_status_at or started)
-            if age >= self.timing.stale_after and self.connection is Connection.CONNECTED:
-                self._set_connection(Connection.NO_STATUS,
-                                     f"waiting {waited:.0f} s for the reply to {method}")
-            return "wait"
-        return "dead" if waited >= self.poll_timeout else "wait"
+    @property
+    def lock_info(self) -> dict[str, Any] | None:
+        return self.state.lock_info
 
-    async def _sleep(self, delay: float) -> None:
-        await self._wake.sleep(delay)
+    @property
+    def in_flight(self) -> set[str]:
+        return self.state.in_flight
 
-    async def _poll_status(self) -> str:
-        """One status poll: "ok", "failed" (no/undecodable reply) or "malformed" (a reply
-        that is not a usable status); the reason is kept in ``_last_failure``."""
-        self.polls_sent += 1
-        timeout = self.poll_timeout
-        started = time.monotonic()
-        try:
-            status = await self.api.send_request(method="status", timeout=timeout)
-        except RequestTimeoutError as ex:
-            self._last_failure = _reason(ex, self.api.zmq_control_addr, timeout)
-            logger.debug("status poll failed: %s", ex)
-            self._control_lost()
-            return "failed"
-        except RequestFailedError as ex:
-            self._control_ok()
-            self._last_failure = f"the status request was refused: {server_message(ex)}"
-            return "malformed"
-        except (ReadOnlyError, RuntimeError):  # closed while polling
-            self._last_failure = "the client is closed"
-            self._control_lost()
-            return "failed"
-        self._control_ok()
-        self._latencies.append(time.monotonic() - started)
-        try:
-            self._on_status(status)
-        except MalformedReply as ex:
-            self._last_failure = f"malformed status from {self.api.zmq_control_addr}: {ex}"
-            return "malformed"
-        return "ok"
+    @property
+    def pushes_received(self) -> int:
+        return self.state.pushes_received
 
-    async def _listen(self) -> None:
-        monitor = self._monitor
-        while self._running:
-            message = await monitor.next(timeout=None)
-            if message is None:
-                continue
-            batch = [message, *monitor.drain(LISTEN_BATCH, budget=LISTEN_BUDGET)]
-            self._deliver(batch)
-            # During a flood every read completes at once and this task would never give the
-            # event loop back: yield, so Qt paints and runs its timers between batches.
-            await asyncio.sleep(0)
+    @property
+    def polls_sent(self) -> int:
+        return self.state.polls_sent
 
-    def _deliver(self, batch: list) -> None:
-        console = [m.text for m in batch if m.text is not None]
-        oversized = getattr(self._monitor, "oversized", 0)
-        if oversized != self._oversized_seen:
-            skipped, self._oversized_seen = oversized - self._oversized_seen, oversized
-            limit = getattr(self._monitor, "max_bytes", 0) / 2**20
-            console.append(f"\n[qs-gui: {skipped} oversized info message(s) over {limit:g} MiB "
-                           f"skipped]\n")
-        if console:
-            # One string: the console buffer gives the same result for the joined text, and a
-            # burst costs one write instead of thousands.
-            self.console_text.emit(["".join(console)])
-        statuses = [m.status for m in batch if m.status is not None]
-        if statuses:
-            self.pushes_received += len(statuses)
-            for status in reversed(statuses):  # the newest usable one
-                try:
-                    self._on_status(status, pushed=True)
-                    break
-                except MalformedReply as ex:
-                    self._report_malformed("push", f"Ignored a malformed status push: {ex}")
-
-    def _report_malformed(self, kind: str, text: str) -> None:
-        self.malformed_replies += 1
-        if kind not in self._reported:  # once per kind: a broken peer must not flood the log
-            self._reported.add(kind)
-            self.message.emit("warning", text)
-        logger.debug(text)
-
-    # -- status and uid-driven fetching -----------------------------------------------------
-    def _on_status(self, status: Any, *, pushed: bool = False) -> None:
-        status, problems = sanitize_status(status)
-        if problems:
-            self._report_malformed("status-fields", "The RE Manager's status had values of the "
-                                   f"wrong type, shown as unknown: {', '.join(problems[:5])}")
-        reconnected = self.connection in (Connection.OFFLINE, Connection.CONNECTING)
-        self._last_status_at = time.monotonic()
-        if pushed:
-            self._last_push_at = self._last_status_at
-        self.api.update_status(status)
-        if not self._control_verified:
-            # Show what the server publishes, but "Connected" waits for an answered request
-            # (the watchdog is polling): a push proves the publisher alive, not the control
-            # socket.
-            if status != self.status:
-                self.status = status
-                self.tracker.on_status(status)
-                self.status_changed.emit(status)
-            return
-        if reconnected:
-            self._fetched = dict.fromkeys(UID_KEYS)  # the server may have restarted
-            self._reply_uid = dict.fromkeys(UID_KEYS)
-            self._fetch_failures = dict.fromkeys(UID_KEYS, 0)
-        self._set_connection(Connection.CONNECTED, f"Connected to {self.api.zmq_control_addr}")
-        changed = self.status is None or any(
-            status.get(k) != self.status.get(k) for k in status if k not in ("time", "status_uid"))
-        self.status = status
-        if changed:
-            self.tracker.on_status(status)
-            self.status_changed.emit(status)
-        for category, key in UID_KEYS.items():
-            if status.get(key) != self._fetched[category]:
-                self._schedule_fetch(category)
-
-
-def _reason(ex: Exception, address: str, timeout: float) -> str:
-    text = str(ex).removeprefix("Request timeout: ")
-    if text.startswith("no reply") or text.startswith("could not send"):
-        return f"no reply from {address} within {timeout:.1f} s"
-    return f"bad reply from {address}: {text}"
+    @property
+    def malformed_replies(self) -> int:
+        return self.state.malformed_replies

@@ -27,6 +27,7 @@ SPECS: dict[Action, tuple[str, str, str, SP | None]] = {
     Action.QUEUE_ADD_FROM_HISTORY: ("Re-queue", "Add copies of the selected history items to the "
                                     "back of the queue", "", SP.SP_ArrowBack),
     Action.QUEUE_EDIT: ("Edit", "Load the selected queue item into the editor", "", None),
+    Action.ITEM_SAVE: ("Save", "Save the edited queue item (item_update)", "", None),
     Action.QUEUE_DUPLICATE: ("Duplicate", "Insert a copy of the selected items after them",
                              "Ctrl+D", None),
     Action.QUEUE_REMOVE: ("Remove", "Remove the selected items from the queue", "Delete",
@@ -102,6 +103,14 @@ class ActionRegistry:
             if action in TOOLBAR_TEXT:
                 qaction.setIconText(TOOLBAR_TEXT[action])
             self.actions[action] = qaction
+        #: not server actions: the editor's Reset (always available) and the queue mode flags,
+        #: which follow the QUEUE_MODE gate
+        self.reset_action = QAction("Reset", parent, objectName="action_reset_item")
+        self.reset_action.setToolTip("Discard changes in the editor")
+        self.mode_actions = {name: QAction(text, parent, checkable=True,
+                                           objectName=f"action_mode_{name}")
+                             for name, text in (("loop", "Loop mode"),
+                                                ("ignore_failures", "Ignore failures"))}
 
     def __getitem__(self, action: Action) -> QAction:
         return self.actions[action]
@@ -118,3 +127,7 @@ class ActionRegistry:
             if qaction.toolTip() != tooltip:
                 qaction.setToolTip(tooltip)
                 qaction.setStatusTip(tooltip)
+        mode_gate = gates[Action.QUEUE_MODE]
+        for qaction in self.mode_actions.values():
+            qaction.setEnabled(mode_gate.enabled)
+            qaction.setToolTip(mode_gate.reason or qaction.text())

@@ -187,3 +187,19 @@ def ask_keep_newest(parent: QWidget | None, total: int, default: int | None = No
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class DialogPrompts:
+    """The operator's answers through modal dialogs over ``parent`` (the Prompts of Commands)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        self.parent = parent
+
+    def confirm(self, title: str, text: str, *, destructive: bool = False) -> bool:
+        return confirm(self.parent, title, text, destructive=destructive)
+
+    def confirm_typed(self, title: str, text: str, word: str) -> bool:
+        return confirm_typed(self.parent, title, text, word)
+
+    def keep_newest(self, total: int) -> int | None:
+        return ask_keep_newest(self.parent, total)

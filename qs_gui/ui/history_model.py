@@ -15,9 +15,9 @@ from PyQt5.QtCore import (
 from PyQt5.QtGui import QBrush, QColor
 
 from qs_gui.core import itemdiff as idiff
+from qs_gui.core.formatting import format_duration
 from qs_gui.core.itemdiff import (
     Reset,
-    format_duration,
     format_time,
     history_identities,
     param_summary,

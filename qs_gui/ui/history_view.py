@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -46,7 +45,8 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from qs_gui.core.itemdiff import format_duration
+from qs_gui.core.export import export_items, to_yaml
+from qs_gui.core.formatting import format_duration
 from qs_gui.ui.history_filter import KNOWN_STATUSES, HistoryFilter
 from qs_gui.ui.history_model import HistoryModel
 from qs_gui.ui.queue_view import ContextActions, configure_item_table, items_to_clipboard_text
@@ -55,97 +55,6 @@ from qs_gui.ui.selection import SelectionKeeper
 __all__ = ["STATUS_FILTERS", "HistoryDetail", "HistoryView", "export_items", "to_yaml"]
 
 STATUS_FILTERS = ("All", *KNOWN_STATUSES, "other")
-
-
-def export_items(items: Sequence[Mapping[str, Any]], path: str | Path) -> None:
-    """Write ``items`` to ``path`` as JSON (``.json``) or YAML (``.yaml``/``.yml``).
-
-    Raises ``ValueError`` for any other extension and ``OSError`` if the file can't be written.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    data = [dict(item) for item in items]
-    if suffix == ".json":
-        text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
-    elif suffix in (".yaml", ".yml"):
-        text = to_yaml(data)
-    else:
-        raise ValueError(f"Unknown file type {suffix or '(none)'!r}: use .json, .yaml or .yml")
-    path.write_text(text, encoding="utf-8")
-
-
-_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*\Z")
-_YAML_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}  # YAML 1.1 readers
-# Characters a YAML reader rejects or treats as line breaks; they are escaped inside quotes.
-_UNSAFE = re.compile(
-    "[^\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
-
-
-def _quote(text: str) -> str:
-    def esc(m: re.Match[str]) -> str:
-        code = ord(m.group())
-        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-    return _UNSAFE.sub(esc, json.dumps(text, ensure_ascii=False))
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, (dict, list, tuple)):  # only ever empty here
-        return "{}" if isinstance(value, dict) else "[]"
-    if value is None or isinstance(value, bool):
-        return {None: "null", True: "true", False: "false"}[value]
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
-        text = repr(value)
-        mantissa, e, exp = text.partition("e")
-        return f"{mantissa}.0e{exp}" if e and "." not in mantissa else text  # YAML 1.1 needs "."
-    text = str(value)
-    if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
-        return text
-    return _quote(text)
-
-
-def _block_ok(text: str) -> bool:
-    """A multi-line string that a ``|`` literal block reproduces exactly."""
-    body = text.rstrip("\n")
-    first = body.partition("\n")[0]
-    return "\n" in text and first[:1] not in ("", " ", "\t") and not _UNSAFE.search(body)
-
-
-def _entry(head: str, value: Any, indent: int, in_seq: bool) -> list[str]:
-    if isinstance(value, (dict, list, tuple)) and value:
-        child = _lines(value, indent + 2)
-        if in_seq:  # compact "- key: v" / "- - v": the child's first line joins the dash
-            return [f"{head} {child[0][indent + 2 :]}", *child[1:]]
-        return [head, *child]
-    if isinstance(value, str) and _block_ok(value):
-        body = value.rstrip("\n")
-        trailing = len(value) - len(body)
-        chomp = "-" if trailing == 0 else "" if trailing == 1 else "+"
-        pad = " " * (indent + 2)
-        lines = [pad + line if line else "" for line in body.split("\n")]
-        return [f"{head} |{chomp}", *lines, *[""] * max(trailing - 1, 0)]
-    return [f"{head} {_scalar(value)}"]
-
-
-def _lines(value: Any, indent: int) -> list[str]:
-    pad = " " * indent
-    if isinstance(value, dict):
-        heads = [(f"{pad}{_scalar(str(k))}:", v, False) for k, v in value.items()]
-    else:
-        heads = [(f"{pad}-", v, True) for v in value]
-    return [line for head, v, seq in heads for line in _entry(head, v, indent, seq)]
-
-
-def to_yaml(data: Any) -> str:
-    """Block-style YAML for JSON-shaped data (dict/list/str/int/float/bool/None)."""
-    if isinstance(data, (dict, list, tuple)) and data:
-        return "\n".join(_lines(data, 0)) + "\n"
-    return _scalar(data) + "\n"  # a top-level string is quoted, never a block
 
 
 def _full_time(ts: Any) -> str:

@@ -28,6 +28,7 @@ from ..core.tracking import Execution
 from .actions import ActionRegistry
 from .commands import Commands
 from .console_dock import MAX_LINES_RANGE, ConsoleDock
+from .dialogs import DialogPrompts
 from .editor import ItemEditor
 from .help_dialogs import install_help_menu
 from .history_view import HistoryView
@@ -66,7 +67,7 @@ class MainWindow(QMainWindow):
         self.app_settings = app_settings
         self.profile = profile
         self.setObjectName("mainWindow")
-        self.setWindowTitle(f"{title} — {session.api.zmq_control_addr}"
+        self.setWindowTitle(f"{title} — {session.address}"
                             + (" [monitor]" if monitor_mode else ""))
         self.registry = ActionRegistry(self)
         self.gates: Gates | None = None
@@ -75,7 +76,11 @@ class MainWindow(QMainWindow):
         self._gate_timer.setInterval(0)
         self._gate_timer.timeout.connect(self.refresh_gates)
         self._build_widgets()
-        self.commands = Commands(self)
+        self.commands = Commands(
+            session.ops, session.state, session.message, self.registry, self.current_gates,
+            queue_view=self.queue_view, history_view=self.history_view, editor=self.entry,
+            lock_panel=self.lock_panel, prompts=DialogPrompts(self),
+            show_editor=lambda: self.entry_dock.raise_(), changed=self.schedule_gates)
         self._build_menus_and_toolbar()
         self._connect_session()
         self.refresh_gates()
@@ -207,13 +212,13 @@ class MainWindow(QMainWindow):
                 elif isinstance(entry, Action):
                     menu.addAction(a[entry])
                 else:
-                    menu.addAction(self.commands.mode_actions[entry])
+                    menu.addAction(self.registry.mode_actions[entry])
         self.view_menu = self.menuBar().addMenu("&View")
         for dock in (self.entry_dock, self.status_dock, self.console, self.messages_dock,
                      self.plot_dock):
             self.view_menu.addAction(dock.toggleViewAction())
         install_help_menu(self, a, server_status=lambda: self.session.status,
-                          address=lambda: self.session.api.zmq_control_addr)
+                          address=lambda: self.session.address)
 
         self.queue_view.set_context_actions([
             a[Action.EXECUTE_SELECTED_QUEUE], None, a[Action.QUEUE_EDIT],
@@ -229,26 +234,26 @@ class MainWindow(QMainWindow):
             a[action].setShortcutContext(Qt.WidgetWithChildrenShortcut)
             self.queue_view.addAction(a[action])
         self.entry.set_actions(a[Action.EXECUTE_NOW], a[Action.QUEUE_ADD],
-                               self.commands.save_action, self.commands.reset_action)
+                               a[Action.ITEM_SAVE], self.registry.reset_action)
         self.lock_panel.set_actions(a[Action.LOCK], a[Action.UNLOCK])
 
     def _connect_session(self) -> None:
+        """Subscribe to the session's events; ``closeEvent`` lets go of every one of them, so a
+        session that outlives its window (another window, the overview) keeps no dead view."""
         s = self.session
-        s.connection_changed.connect(self._on_connection)
-        s.status_changed.connect(self._on_status)
-        s.queue_changed.connect(self._on_queue)
-        s.history_changed.connect(self.history_view.set_history)
-        s.plans_changed.connect(self.entry.set_plans)
-        s.devices_changed.connect(self.entry.set_devices)
-        s.lock_info_changed.connect(self._on_lock_info)
-        s.console_text.connect(self._on_console)
-        s.message.connect(self.messages.add)
-        s.busy_changed.connect(self._on_busy)
-        s.tracker.changed.connect(self._on_execution)
+        self._session_links = [
+            (s.connection_changed, self._on_connection), (s.status_changed, self._on_status),
+            (s.queue_changed, self._on_queue), (s.history_changed, self.history_view.set_history),
+            (s.plans_changed, self.entry.set_plans), (s.devices_changed, self.entry.set_devices),
+            (s.lock_info_changed, self._on_lock_info), (s.console_text, self._on_console),
+            (s.message, self.messages.add), (s.busy_changed, self._on_busy),
+            (s.tracker.changed, self._on_execution),
+        ]
+        for event, handler in self._session_links:
+            event.connect(handler)
         self.queue_view.selection_changed.connect(self.schedule_gates)
         self.history_view.selection_changed.connect(self.schedule_gates)
         self.entry.changed.connect(self.schedule_gates)
-        self.lock_panel.key_changed.connect(self.commands.set_lock_key)
         self._on_connection(s.connection, s.connection_detail)
 
     # -- session events ---------------------------------------------------------------------
@@ -262,7 +267,7 @@ class MainWindow(QMainWindow):
         self.queue_view.set_modes(bool(mode.get("loop")), bool(mode.get("ignore_failures")),
                                   bool(status.get("queue_autostart_enabled")),
                                   bool(status.get("queue_stop_pending")))
-        self.commands.sync_modes(status)
+        self._sync_modes(status)
         self.refresh_gates()  # immediately: the push -> gate latency is a quality bar
 
     def _on_queue(self, items: list, running_item: dict) -> None:
@@ -310,24 +315,42 @@ class MainWindow(QMainWindow):
     def gate_inputs(self) -> GateInputs:
         s = self.session
         return GateInputs(
-            connection=s.connection, status=s.status, lock_key_set=bool(s.api.lock_key),
+            connection=s.connection, status=s.status, lock_key_set=s.ops.lock_key_set,
             lock_info=s.lock_info, monitor_mode=self.monitor_mode,
             in_flight=frozenset(s.in_flight),
             queue_selection=self.queue_view.selected_queue_rows(),
             history_selection=self.history_view.selected_count(),
-            editor_error=self.entry.current_error())
+            editor_error=self.entry.current_error(),
+            editing=bool(self.entry.editing_uid),
+            edit_vanished=self.entry.edit_state == "vanished")
+
+    def current_gates(self) -> Gates:
+        """The gates of this moment (a shortcut can fire before the next scheduled refresh)."""
+        self.refresh_gates()
+        return self.gates
+
+    def _sync_modes(self, status: dict) -> None:
+        mode = status.get("plan_queue_mode") or {}
+        for name, qaction in self.registry.mode_actions.items():
+            qaction.setChecked(bool(mode.get(name)))
+        self.registry[Action.QUEUE_AUTOSTART].setChecked(
+            bool(status.get("queue_autostart_enabled")))
 
     def refresh_gates(self) -> None:
+        """Compute every gate from one snapshot (core/gates.py) and apply them in one pass."""
         self.gates = compute_gates(self.gate_inputs())
         self.registry.apply(self.gates)
-        self.commands.apply_local_gates(self.gates)
+        self.registry[Action.ITEM_SAVE].setVisible(bool(self.entry.editing_uid))
         gate = self.gates[Action.EXECUTE_NOW]
         self.reason_label.setText("" if gate.enabled else f"Execute now unavailable: {gate.reason}")
 
     # -- persistence ------------------------------------------------------------------------
     def _restore_layout(self) -> bool:
-        geometry = self.settings.value("window/geometry")
-        state = self.settings.value("window/state")
+        if self.app_settings is not None:
+            geometry, state = self.app_settings.window_layout()
+        else:
+            geometry = self.settings.value("window/geometry")
+            state = self.settings.value("window/state")
         if geometry is not None:
             self.restoreGeometry(geometry)
         return state is not None and bool(self.restoreState(state))
@@ -368,6 +391,11 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         self.notifier.close()
+        self.commands.close()
+        for session_event, handler in self._session_links:
+            session_event.disconnect(handler)
+        self._session_links = []
+        self._gate_timer.stop()
         if self.app_settings is not None:  # writes go through the no-secrets check
             self.app_settings.set_window_layout(self.saveGeometry(), self.saveState())
             self.app_settings.set_console_max_lines(self.console.console.max_lines())

@@ -140,6 +140,8 @@ class Notifier(QObject):
                  use_tray: bool | None = None, toast_msecs: int = 8000,
                  balloon_msecs: int = 10000):
         super().__init__(window)
+        #: (session event, handler) pairs this notifier is subscribed to; closed with it
+        self.links: list[tuple[Any, Any]] = []
         self.window = window
         self.rules = rules or NotifyRules()
         self.log = log
@@ -210,8 +212,12 @@ class Notifier(QObject):
             QApplication.beep()
 
     def close(self) -> None:
-        """Stop the timer and remove the tray icon (call when the window closes)."""
+        """Stop the timer, remove the tray icon and let go of the session's events (call when
+        the window closes: the session may outlive it)."""
         self._timer.stop()
+        for event, handler in self.links:
+            event.disconnect(handler)
+        self.links = []
         if self.tray is not None:
             self.tray.hide()
 
@@ -242,9 +248,13 @@ def attach_notifications(window: Any, *, settings: AppSettings | None = None,
                         logged_kinds=set(Kind) - {Kind.ITEM_FINISHED},
                         sound=settings.notify_sound() if settings is not None else False,
                         use_tray=use_tray)
-    session.status_changed.connect(notifier.on_status)
-    session.tracker.changed.connect(notifier.on_execution)
-    session.busy_changed.connect(lambda: notifier.note_requests(session.in_flight))
+    notifier.links = [
+        (session.status_changed, notifier.on_status),
+        (session.tracker.changed, notifier.on_execution),
+        (session.busy_changed, lambda: notifier.note_requests(session.in_flight)),
+    ]
+    for event, handler in notifier.links:
+        event.connect(handler)
     if settings is not None:
         notifier.sound_action.toggled.connect(settings.set_notify_sound)
     if session.status is not None:  # the rules need the state before the first transition

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QShowEvent
@@ -41,12 +41,20 @@ from qs_gui.core.progress import Progress
 if TYPE_CHECKING:  # the dock only reads its counters; it never touches the socket
     import pyqtgraph as pg
 
-    from qs_gui.client.documents import DocumentSubscriber
     from qs_gui.core.liverun import LiveRun, LiveRuns
 
     from .plot_canvas import PlotCanvas
 
 __all__ = ["PlotDock", "KEEP_RUNS_RANGE", "FLUSH_INTERVAL_MS"]
+
+
+class DocumentStats(Protocol):
+    """What the dock reads of the document subscriber (the app attaches it): its counters,
+    and whether it unpickles (shown as a warning)."""
+
+    pickle_enabled: bool
+
+    def stats(self) -> dict[str, int]: ...
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +93,7 @@ class PlotDock(QDockWidget):
         self._bright: str | None = None  # uid of the run drawn at full strength
         self._progress_key: tuple | None = None
         self._field_colors: dict[str, int] = {}  # a field keeps its colour across runs
-        self._subscriber: DocumentSubscriber | None = None
+        self._subscriber: DocumentStats | None = None
         self.flushes = 0  # timer ticks that pushed data (for tests and benchmarks)
         self.set_data_calls = 0
         self._build()
@@ -213,7 +221,7 @@ class PlotDock(QDockWidget):
         if not self._timer.isActive():
             self._timer.start()
 
-    def attach_subscriber(self, subscriber: DocumentSubscriber | None) -> None:
+    def attach_subscriber(self, subscriber: DocumentStats | None) -> None:
         """Show the subscriber's pickle setting (as a warning) and its counters, every second."""
         self._subscriber = subscriber
         self.set_pickle_warning(bool(subscriber and subscriber.pickle_enabled))

@@ -16,9 +16,12 @@ from qs_gui.client.transport import Codec, TransportTimeout
 class FakeTransport:
     """Maps (method, params) to a reply with a handler; records every request."""
 
-    def __init__(self, handler: Callable[[str, dict], Any], latency: float = 0.0):
+    def __init__(self, handler: Callable[[str, dict], Any], latency: float = 0.0,
+                 timeout_recv: float = 2.0):
         self.handler = handler
         self.latency = latency
+        self.timeout_recv = timeout_recv
+        self.in_flight: tuple[str, float] | None = None  # replies come at once: never pending
         self.requests: list[tuple[str, dict, float | None]] = []
         self.codec = Codec("json")
         self.closed = False

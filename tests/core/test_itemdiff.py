@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qs_gui.core.formatting import format_duration
 from qs_gui.core.itemdiff import (
     Insert,
     Move,
@@ -17,7 +18,6 @@ from qs_gui.core.itemdiff import (
     apply_ops,
     diff_by_uid,
     diff_history,
-    format_duration,
     format_time,
     history_identities,
     param_summary,

@@ -137,7 +137,6 @@ def test_lock_panel_flow_leaves_no_key_in_the_store(settings: AppSettings, store
     settings.save_profile(id12())
     settings.set_last_profile("ID12")
     settings.set_window_layout(b"\x01geometry", b"\x02state")
-    settings.set_column_widths("queue", [120, 80, 300])
     settings.set_console_max_lines(5000)
     settings.set_notify_sound(True)
     # A careless caller tries to remember the key with the profile or on its own:
@@ -170,11 +169,6 @@ def test_layout_and_preferences(settings: AppSettings, store: dict) -> None:
     assert settings.window_layout() == (None, None)
     settings.set_window_layout(b"g", b"s")
     assert settings.window_layout() == (b"g", b"s")
-    assert settings.column_widths("queue") == []
-    settings.set_column_widths("queue", [100, 50])
-    assert settings.column_widths("queue") == [100, 50]
-    store[Keys.COLUMN_WIDTHS.format(view="history")] = '["wide"]'
-    assert settings.column_widths("history") == []
     assert settings.console_max_lines(10_000) == 10_000
     settings.set_console_max_lines(2000)
     assert settings.console_max_lines(10_000) == 2000

@@ -39,7 +39,7 @@ from qs_gui.core.schema import (
     values_from_item,
 )
 
-from .test_schema_support import (
+from .schema_support import (
     JSON_VALUES,
     devices_with,
     sim_devices,

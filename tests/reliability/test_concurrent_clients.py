@@ -105,7 +105,7 @@ def test_two_windows_and_a_script_lose_nothing(qtbot, qloop, server_reset, recor
 
         for w in (a, b):  # both views converge on the server's order
             await until(lambda w=w: converged(w), 5, interval=0.05,
-                        message=lambda w=w: f"{w.session.api.user}'s session and view show the "
+                        message=lambda w=w: f"{w.session._api.user}'s session and view show the "
                         f"server's queue (status uid {w.session.status.get('plan_queue_uid')}, "
                         f"server {sandbox.request('status')['plan_queue_uid']})")
         beat.stop()
@@ -152,14 +152,14 @@ def test_conflicts_are_reported(qtbot, qloop, server_reset, record, error_log):
         action(a, Action.QUEUE_EDIT).trigger()
         await until(lambda: a.entry.editing_uid == q, 5)
         a.entry.load_item({**COUNT, "kwargs": {"num": 720}}, editing_uid=q)
-        await until(lambda: a.commands.save_action.isEnabled(), 5)
+        await until(lambda: a.registry[Action.ITEM_SAVE].isEnabled(), 5)
         sandbox.request("queue_item_remove", {"uid": q})
-        a.commands.save_action.trigger()  # a's session still lists q
+        a.registry[Action.ITEM_SAVE].trigger()  # a's session still lists q
         await until(lambda: errors(a), 5, message="save refused")
         first = errors(a)[-1]
         # 2. Once the window knows, Save is refused locally, before anything is sent.
         await until(lambda: q not in [i["item_uid"] for i in a.session.queue], 5)
-        a.commands.save_action.trigger()
+        a.registry[Action.ITEM_SAVE].trigger()
         await until(lambda: len(errors(a)) == 2, 5, message="second refusal")
         second = errors(a)[-1]
         assert a.entry.current_item()["kwargs"] == {"num": 720}  # the edits are still there
@@ -212,8 +212,8 @@ def test_save_does_not_overwrite_a_concurrent_edit(qtbot, qloop, server_reset, e
             "item": {**COUNT, "kwargs": {"num": 83}, "item_uid": uid}, "user": "bob",
             "user_group": "primary"})
         await until(lambda: a.session.queue[0]["kwargs"] == {"num": 83}, 5)
-        await until(lambda: a.commands.save_action.isEnabled(), 5)
-        a.commands.save_action.trigger()
+        await until(lambda: a.registry[Action.ITEM_SAVE].isEnabled(), 5)
+        a.registry[Action.ITEM_SAVE].trigger()
         if overwrite:
             await until(lambda: a.session.queue[0]["kwargs"] == {"num": 82}, 5)
         else:

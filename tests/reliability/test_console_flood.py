@@ -29,7 +29,7 @@ async def _watch(window, pub, beat, rss, expect: int, timeout: float, *, quiet: 
     nothing is queued, for floods partly filtered by the subscription): status ages, RTTs,
     connection states."""
     session = window.session
-    monitor = session._monitor
+    monitor = session.supervisor._monitor
     target = monitor.received + expect
     t0 = time.monotonic()
     ages, rtts, states = [], [], set()
@@ -45,12 +45,12 @@ async def _watch(window, pub, beat, rss, expect: int, timeout: float, *, quiet: 
         assert time.monotonic() - t0 < timeout, (
             f"only {monitor.received - target + expect} of {expect} messages in {timeout} s")
         await asyncio.sleep(0.05)
-        ages.append(time.monotonic() - (session._last_status_at or t0))
+        ages.append(time.monotonic() - (session.supervisor._last_status_at or t0))
         states.add(session.connection)
         rss.sample()
         if time.monotonic() >= next_rtt:  # the control channel during the flood
             t = time.monotonic()
-            await session.api.status(reload=True)
+            await session._api.status(reload=True)
             rtts.append(time.monotonic() - t)
             next_rtt = time.monotonic() + 0.5
     return time.monotonic() - t0, max(ages, default=0.0), rtts, states
@@ -116,7 +116,7 @@ def test_info_socket_garbage(qtbot, qloop, sandbox, record, error_log):
             return base, result
 
         base, (elapsed, max_age, rtts, states) = run(qloop, scenario(), 120)
-        monitor = window.session._monitor
+        monitor = window.session.supervisor._monitor
         malformed, status = monitor.malformed, window.session.status
         assert window.session.connection is Connection.CONNECTED
         assert isinstance(status["manager_state"], str)
@@ -148,12 +148,12 @@ def test_oversized_info_messages(qtbot, qloop, sandbox, record, error_log):
             while time.monotonic() - t0 < 6:
                 await asyncio.sleep(0.05)
                 rss.sample()
-                ages.append(time.monotonic() - window.session._last_status_at)
+                ages.append(time.monotonic() - window.session.supervisor._last_status_at)
             beat.stop()
             return base, max(ages)
 
         base, max_age = run(qloop, scenario(), 60)
-        monitor = window.session._monitor
+        monitor = window.session.supervisor._monitor
         oversized = monitor.oversized
         notice = "oversized info message" in window.console.console.text()
         assert window.session.connection is Connection.CONNECTED

@@ -227,7 +227,7 @@ def test_pushed_garbage_reaches_no_view_unchecked(fuzz_window, qloop, statuses, 
     session = window.session
     batch = [InfoMessage("QS_Info", 0.0, {"status": s}, 0.0) for s in statuses]
     batch += [InfoMessage("QS_Console", 0.0, c, 0.0) for c in console]
-    session._deliver(batch)
+    session.supervisor.deliver(batch)
     window.refresh_gates()
     run(qloop, asyncio.sleep(0))
     if session.status is not None:
@@ -249,14 +249,14 @@ def test_garbage_control_replies_never_crash(fuzz_window, qloop, replies, error_
     server.override = replies
     server.status = {**server.status, "plan_queue_uid": f"q{random.random()}",
                      "plan_history_uid": f"h{random.random()}"}
-    session._fetched = dict.fromkeys(session._fetched)  # fetch everything again
-    session._reply_uid = dict.fromkeys(session._reply_uid)
-    session._fetch_failures = dict.fromkeys(session._fetch_failures, 0)
+    session.fetcher._fetched = dict.fromkeys(session.fetcher._fetched)  # fetch everything again
+    session.fetcher._reply_uid = dict.fromkeys(session.fetcher._reply_uid)
+    session.fetcher._fetch_failures = dict.fromkeys(session.fetcher._fetch_failures, 0)
 
     async def cycle():
-        result = await session._poll_status()
+        result = await session.supervisor._poll_status()
         assert result in ("ok", "failed", "malformed")
-        for task in list(session._fetch_tasks.values()):
+        for task in list(session.fetcher._fetch_tasks.values()):
             await asyncio.wait_for(asyncio.shield(task), 5)
 
     run(qloop, cycle())
@@ -284,7 +284,7 @@ def test_random_bytes_as_control_replies(qtbot, qloop, error_log):
 
         async def body():
             for _ in payloads:
-                outcomes.append(await session._poll_status())
+                outcomes.append(await session.supervisor._poll_status())
 
         run(qloop, body(), 60)
         run(qloop, session.stop())

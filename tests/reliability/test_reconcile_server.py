@@ -134,8 +134,8 @@ def test_save_lost_reply(qtbot, qloop, server_reset, record, error_log, mode):
             action(window, Action.QUEUE_EDIT).trigger()
             await until(lambda: window.entry.editing_uid == uid, 5)
             window.entry.load_item({**COUNT, "kwargs": {"num": 32}}, editing_uid=uid)
-            await until(lambda: window.commands.save_action.isEnabled(), 5)
-            window.commands.save_action.trigger()
+            await until(lambda: window.registry[Action.ITEM_SAVE].isEnabled(), 5)
+            window.registry[Action.ITEM_SAVE].trigger()
             await asyncio.sleep(0.05)
             await until(lambda: not window.session.in_flight, 10, message="reconciled")
             await asyncio.sleep(0.2)
@@ -174,7 +174,7 @@ def test_move_lost_reply(qtbot, qloop, server_reset, record, error_log, mode, me
                 await asyncio.sleep(0.05)
                 await until(lambda: not session.in_flight, 10, message="reconciled")
                 return None
-            return await session.run("queue_move_up", lambda: session.api.item_move(
+            return await session.run("queue_move_up", lambda: session._api.item_move(
                 uid=uids[2], before_uid=uids[1]), "Move")
 
         outcome = run(qloop, scenario(), 60)

@@ -26,7 +26,6 @@ from qs_gui.core.gates import Action, Connection
 from qs_gui.core.profiles import AppSettings, Profile, SettingsError, is_forbidden_key
 from qs_gui.core.session import Session
 from qs_gui.sandbox import Sandbox
-from qs_gui.ui import commands as commands_module
 from qs_gui.ui import dialogs as dialogs_module
 from qs_gui.ui.main_window import MainWindow
 from qs_gui.ui.profiles_dialog import QSettingsStore
@@ -202,7 +201,8 @@ MUTATING_API = {
     "re_pause", "re_resume", "re_stop", "re_abort", "re_halt", "kernel_interrupt", "lock",
     "lock_environment", "lock_queue", "lock_all", "unlock",
 }
-SKIP = {"close", "info_monitor", "wait_for_condition", "wait_for_idle", "send_request"}
+SKIP = {"close", "info_monitor", "send_request", "wait_for_completed_task", "wait_for_condition",
+        "wait_for_idle", "wait_for_idle_or_paused", "wait_for_idle_or_running"}
 
 
 def _calls(api):
@@ -256,15 +256,25 @@ def test_monitor_mode_refuses_every_mutating_call(qloop):
     assert allowed  # the reads did go out
 
 
+class AlwaysYes:
+    """Prompts that confirm everything (and keep no history items)."""
+
+    def confirm(self, *_args, **_kwargs) -> bool:
+        return True
+
+    def confirm_typed(self, *_args) -> bool:
+        return True
+
+    def keep_newest(self, _total: int) -> int:
+        return 0
+
+
 @pytest.mark.server
 def test_monitor_window_sends_nothing_mutating(qtbot, qloop, env_open, monkeypatch, record,
                                                error_log):
     """Every action forced on -- gates bypassed, confirmations answered yes -- still sends no
     mutating request: the client refuses it."""
     sandbox = env_open
-    for name in ("confirm", "confirm_typed"):
-        monkeypatch.setattr(commands_module, name, lambda *a, **k: True)
-    monkeypatch.setattr(commands_module, "ask_keep_newest", lambda *a, **k: 0)
     monkeypatch.setattr(dialogs_module, "run_dialog", lambda *a, **k: QMessageBox.Yes)
     with ThreadPeer(lambda request: forward(sandbox, request)) as peer:
         window = make_window(qtbot, peer.address, sandbox.info_addr, monitor=True)
@@ -280,6 +290,7 @@ def test_monitor_window_sends_nothing_mutating(qtbot, qloop, env_open, monkeypat
             window.lock_panel.key_edit.setText("k1")
             window.lock_panel.env_box.setChecked(True)
             window.commands._allowed = lambda _action: True  # bypass every gate
+            window.commands.prompts = AlwaysYes()  # and answer every confirmation with yes
             window.entry.confirm = lambda *a: True
             for act in Action:
                 if act is Action.HISTORY_EXPORT:  # a file dialog; read-only anyway
@@ -288,7 +299,9 @@ def test_monitor_window_sends_nothing_mutating(qtbot, qloop, env_open, monkeypat
                 qaction.setEnabled(True)
                 qaction.trigger()
                 await asyncio.sleep(0.02)
-            window.commands.save_edited()
+            save = window.commands.save_edited()
+            if save is not None:
+                await save
             await asyncio.sleep(0.5)
 
         run(qloop, scenario(), 60)

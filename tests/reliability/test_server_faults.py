@@ -39,7 +39,7 @@ def _states(window) -> list[Connection]:
 def test_server_killed_mid_plan_and_restarted(qtbot, qloop, record, error_log):
     with Sandbox(publish_console=True, open_environment=True) as sandbox:
         window = make_window(qtbot, sandbox.control_addr, sandbox.info_addr)
-        spy = RequestSpy(window.session.api)
+        spy = RequestSpy(window.session._api)
         beat, rss = Heartbeat(), RssSampler()
         session = window.session
 
@@ -109,7 +109,7 @@ def test_server_killed_mid_plan_and_restarted(qtbot, qloop, record, error_log):
 def test_server_never_started(qtbot, qloop, record, error_log):
     address = dead_address()
     window = make_window(qtbot, address, dead_address())
-    spy = RequestSpy(window.session.api)
+    spy = RequestSpy(window.session._api)
     states = _states(window)
     beat, rss = Heartbeat(), RssSampler()
 
@@ -162,7 +162,7 @@ def test_peer_accepts_and_never_answers(qtbot, qloop, record, error_log):
         assert len(methods) == window.session.polls_sent  # each poll once; nothing repeated
         assert Connection.CONNECTED not in states
         assert window.indicator.text() == "Offline"
-        assert window.session.api.transport.sockets_created == len(methods)  # fresh REQ each
+        assert window.session._api.transport.sockets_created == len(methods)  # fresh REQ each
         run(qloop, window.session.stop())
     record(scenario="peer accepts, never answers", polls=len(methods),
            beat=beat, mutating_sent=0)
@@ -187,7 +187,7 @@ def test_slow_replies_within_timeout(qtbot, qloop, sandbox, record, error_log):
             window.refresh_gates()
             t0 = time.monotonic()
             outcome = await session.run(
-                "queue_add", lambda: session.api.item_add(window.entry.current_item()), "Add")
+                "queue_add", lambda: session._api.item_add(window.entry.current_item()), "Add")
             latency = time.monotonic() - t0
             await asyncio.sleep(3)  # two more polls at 1.5 s each
             beat.stop()

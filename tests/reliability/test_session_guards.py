@@ -23,7 +23,7 @@ async def until(predicate, timeout=3.0):
 
 
 def push(session: Session, status: dict) -> None:
-    session._deliver([InfoMessage("QS_Info", 0.0, {"status": status}, time.monotonic())])
+    session.supervisor.deliver([InfoMessage("QS_Info", 0.0, {"status": status}, time.monotonic())])
 
 
 def test_reply_newer_than_the_status_is_fetched_once():
@@ -104,7 +104,7 @@ def test_two_timeouts_while_pushes_arrive_go_offline():
         push(session, status_reply())
         mode["timeout"] = True
         for _ in range(2):
-            outcome = await session.run("queue_start", session.api.queue_start, "Start queue")
+            outcome = await session.run("queue_start", session._api.queue_start, "Start queue")
             assert outcome.timed_out and outcome.reconciled is None  # not reconcilable
         assert session.connection is Connection.OFFLINE
         mode["timeout"] = False
@@ -120,16 +120,16 @@ def test_absurd_counts_never_reach_timer_arithmetic():
                       use_monitor=False)
     push(session, status_reply(items_in_queue=10**30, items_in_history=-5))
     assert session.status["items_in_queue"] is None
-    assert session.api._bulk_timeout("items_in_queue") < 10
+    assert session._api._bulk_timeout("items_in_queue") < 10
 
 
 def test_poll_timeout_adapts_to_a_slow_server():
     session = Session(REManagerAPI(transport=FakeTransport(lambda m, p: status_reply())),
                       use_monitor=False)
     assert session.poll_timeout == 2.0  # not connected: the full request timeout
-    session.connection = Connection.CONNECTED
+    session.state.connection = Connection.CONNECTED
     assert session.poll_timeout == 0.6
-    session._latencies.extend([0.001, 0.4])
+    session.supervisor._latencies.extend([0.001, 0.4])
     assert session.poll_timeout == 1.6
-    session._latencies.append(1.5)
+    session.supervisor._latencies.append(1.5)
     assert session.poll_timeout == 2.0  # capped at the request timeout

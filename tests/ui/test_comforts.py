@@ -261,7 +261,7 @@ def test_lock_panel_key_never_reaches_the_settings_file(qtbot, qloop, tmp_path) 
     window.show()
     window.lock_panel.generate_key()
     key = window.lock_panel.key_edit.text()
-    assert len(key) >= 8 and session.api.lock_key == key
+    assert len(key) >= 8 and session.ops.lock_key == key
     profile = Profile(name="ID12", control_addr="tcp://127.0.0.1:9")
     settings.add_profile(profile)
     settings.set_last_profile("ID12")

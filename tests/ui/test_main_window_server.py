@@ -201,8 +201,9 @@ def test_queue_editing_reaches_the_server(qtbot, qloop, env_closed):
         action(window, Action.QUEUE_EDIT).trigger()
         await until(lambda: window.entry.editing_uid == third, 5)
         window.entry.load_item({**COUNT, "kwargs": {"num": 7}}, editing_uid=third)
-        await until(lambda: window.commands.save_action.isEnabled(), 5, message="save enabled")
-        window.commands.save_action.trigger()
+        save = window.registry[Action.ITEM_SAVE]
+        await until(save.isEnabled, 5, message="save enabled")
+        save.trigger()
         await until(lambda: any(i["item_uid"] == third and i["kwargs"]["num"] == 7
                                 for i in server_queue(sandbox)), 5, message="updated")
 
@@ -229,8 +230,8 @@ def test_monitor_mode_cannot_send_mutating_requests(qtbot, qloop, env_open):
         assert all(not action(window, a).isEnabled() for a in mutating)
         assert "Monitor mode" in action(window, Action.EXECUTE_NOW).toolTip()
         history = sandbox.request("status")["items_in_history"]
-        for call in (window.session.api.item_execute(COUNT), window.session.api.queue_clear(),
-                     window.session.api.environment_close()):
+        for call in (window.session._api.item_execute(COUNT), window.session._api.queue_clear(),
+                     window.session._api.environment_close()):
             with pytest.raises(ReadOnlyError):
                 await call
         action(window, Action.EXECUTE_NOW).trigger()  # disabled: nothing happens

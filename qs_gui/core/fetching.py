@@ -1,16 +1,21 @@
 """Uid-driven fetching: queue, history, plans, devices and lock info are read only when their
-``*_uid`` in the status changes, once per uid, with a back-off while a fetch keeps failing.
-A mixin of ``Session``."""
+``*_uid`` in the status changes, once per uid, with a back-off while a fetch keeps failing."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..client import REManagerAPI
 from ..client.exceptions import RequestFailedError, RequestTimeoutError
 from .replies import MalformedReply, as_mapping, checked_items, checked_map
+from .session_state import SessionEvents, SessionState
+from .tracking import ExecutionTracker
+
+if TYPE_CHECKING:  # a type only: the supervisor is handed in, never imported at run time
+    from .connection import ConnectionSupervisor
 
 #: category -> status key holding its uid
 UID_KEYS = {
@@ -23,15 +28,52 @@ UID_KEYS = {
 FETCH_BACKOFF_MAX = 30.0  # seconds between retries of a fetch that keeps failing
 
 
-class SessionFetching:
-    """Keeps ``queue``/``history``/... of the Session in step with the status uids."""
+class Fetcher:
+    """Keeps ``queue``/``history``/... of the session state in step with the status uids."""
 
-    def _schedule_fetch(self, category: str) -> None:
+    def __init__(self, api: REManagerAPI, state: SessionState, events: SessionEvents,
+                 tracker: ExecutionTracker, health: ConnectionSupervisor) -> None:  # fmt: skip
+        self._api = api
+        self.state = state
+        self.events = events
+        self.tracker = tracker
+        self.health = health
+        self._fetched: dict[str, Any] = dict.fromkeys(UID_KEYS)  # status uid last fetched for
+        self._reply_uid: dict[str, Any] = dict.fromkeys(UID_KEYS)  # uid the reply carried
+        self._fetch_tasks: dict[str, asyncio.Task] = {}
+        self._fetch_failures: dict[str, int] = dict.fromkeys(UID_KEYS, 0)
+        self._fetch_failed_at: dict[str, float] = {}
+
+    def tasks(self) -> list[asyncio.Task]:
+        return list(self._fetch_tasks.values())
+
+    def stopped(self) -> None:
+        self._fetch_tasks.clear()
+
+    def on_status(self, status: Mapping[str, Any], reconnected: bool) -> None:
+        """A verified status: fetch each category whose uid changed (all after a reconnect,
+        since the server may have restarted)."""
+        if reconnected:
+            self._fetched = dict.fromkeys(UID_KEYS)
+            self._reply_uid = dict.fromkeys(UID_KEYS)
+            self._fetch_failures = dict.fromkeys(UID_KEYS, 0)
+        for category, key in UID_KEYS.items():
+            if status.get(key) != self._fetched[category]:
+                self.schedule(category)
+
+    def cancel_pending(self) -> None:
+        """The control socket is judged dead: do not queue more reads on it."""
+        current = asyncio.current_task()
+        for task in self._fetch_tasks.values():
+            if task is not current and not task.done():
+                task.cancel()
+
+    def schedule(self, category: str) -> None:
         task = self._fetch_tasks.get(category)
         if task is not None and not task.done():
             return  # the running fetch re-checks the uid when it finishes
-        if not self._control_verified:
-            return  # fetched once a poll is answered (see _on_status)
+        if not self.health.control_verified:
+            return  # fetched once a poll is answered (see ConnectionSupervisor.on_status)
         failures = self._fetch_failures[category]
         if failures and time.monotonic() - self._fetch_failed_at.get(category, 0.0) < min(
                 FETCH_BACKOFF_MAX, 2.0 ** failures):
@@ -40,8 +82,8 @@ class SessionFetching:
 
     async def _fetch_loop(self, category: str) -> None:
         key = UID_KEYS[category]
-        while self._running and self.status is not None:
-            wanted = self.status.get(key)
+        while self.health.running and self.state.status is not None:
+            wanted = self.state.status.get(key)
             if wanted == self._fetched[category] or (
                     wanted is not None and wanted == self._reply_uid[category]):
                 return
@@ -49,23 +91,24 @@ class SessionFetching:
                 uid = await self._fetch(category)
             except (RequestTimeoutError, RequestFailedError) as ex:
                 if isinstance(ex, RequestTimeoutError):
-                    self._control_timeout()
+                    self.health.control_timeout()
                 else:
-                    self._control_ok()
+                    self.health.control_ok()
                 self._fetch_failures[category] += 1
                 self._fetch_failed_at[category] = time.monotonic()
                 if self._fetch_failures[category] == 1:
-                    self.message.emit("warning", f"Could not load the {category}: {ex}")
+                    self.events.message.emit("warning", f"Could not load the {category}: {ex}")
                 return  # a later status retries
             except asyncio.CancelledError:
                 raise
             except Exception as ex:  # a reply of the wrong shape: keep what is shown
                 self._fetch_failures[category] += 1
                 self._fetch_failed_at[category] = time.monotonic()
-                self._report_malformed(f"fetch-{category}", f"Could not load the {category}: "
-                                       f"the RE Manager's reply is malformed ({ex}).")
+                self.health.report_malformed(f"fetch-{category}", f"Could not load the "
+                                             f"{category}: the RE Manager's reply is malformed "
+                                             f"({ex}).")
                 return
-            self._control_ok()
+            self.health.control_ok()
             self._fetch_failures[category] = 0
             # Done for the status that asked for it. The reply may already be newer (its uid
             # differs): a status carrying that uid then needs no fetch, but a status that still
@@ -75,36 +118,36 @@ class SessionFetching:
             await asyncio.sleep(0)  # never spin without yielding, whatever the transport
 
     async def _fetch(self, category: str) -> Any:
-        api = self.api
+        api, s, events = self._api, self.state, self.events
         if category == "queue":
             reply = as_mapping(await api.queue_get(), "queue_get")
             items = checked_items(reply, "items")
             running = reply.get("running_item") or {}
             if not isinstance(running, Mapping):
                 raise MalformedReply("'running_item' is not an item")
-            self.queue, self.running_item = items, running
-            self.queue_changed.emit(self.queue, self.running_item)
+            s.queue, s.running_item = items, running
+            events.queue_changed.emit(s.queue, s.running_item)
             return reply.get("plan_queue_uid")
         if category == "history":
             reply = as_mapping(await api.history_get(), "history_get")
-            self.history = checked_items(reply, "items")
-            self.tracker.on_history(self.history)
-            self.history_changed.emit(self.history)
+            s.history = checked_items(reply, "items")
+            self.tracker.on_history(s.history)
+            events.history_changed.emit(s.history)
             return reply.get("plan_history_uid")
         if category == "plans":
             reply = as_mapping(await api.plans_allowed(), "plans_allowed")
-            self.plans_allowed = checked_map(reply, "plans_allowed")
-            self.plans_changed.emit(self.plans_allowed)
+            s.plans_allowed = checked_map(reply, "plans_allowed")
+            events.plans_changed.emit(s.plans_allowed)
             return reply.get("plans_allowed_uid")
         if category == "devices":
             reply = as_mapping(await api.devices_allowed(), "devices_allowed")
-            self.devices_allowed = checked_map(reply, "devices_allowed")
-            self.devices_changed.emit(self.devices_allowed)
+            s.devices_allowed = checked_map(reply, "devices_allowed")
+            events.devices_changed.emit(s.devices_allowed)
             return reply.get("devices_allowed_uid")
         reply = as_mapping(await api.lock_info(), "lock_info")
         info = reply.get("lock_info")
         if info is not None and not isinstance(info, Mapping):
             raise MalformedReply("'lock_info' is not an object")
-        self.lock_info = info
-        self.lock_info_changed.emit(self.lock_info)
+        s.lock_info = info
+        events.lock_info_changed.emit(s.lock_info)
         return reply.get("lock_info_uid")

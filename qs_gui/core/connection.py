@@ -1,0 +1,380 @@
+"""Connection supervision: is the RE Manager there, and what is its status?
+
+Push first: status arrives on the info socket (QS_Info, about once a second and on every change).
+A watchdog polls ``status`` only when pushes stop, which is also the plain polling used when the
+server does not publish. Polls adapt to a slow server (its measured reply time, up to the request
+timeout), so a server that answers in 1.5 s is shown as connected, and a dead one is still
+reported within 2 s. Info-socket floods are handled in time-boxed batches with a yield in
+between, so the GUI keeps painting while 10^5 console messages arrive.
+
+"Connected" means the control socket answers, not only that status pushes arrive: the info
+socket is never encrypted, so with a wrong CURVE key (or a wedged control socket) pushes keep
+coming while every request times out. After a control failure, pushes keep the status display
+live, but only an answered request makes the indicator "Connected".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..client import REManagerAPI
+from ..client.exceptions import ReadOnlyError, RequestFailedError, RequestTimeoutError
+from ..client.transport import BULK_METHODS as TRANSPORT_BULK_METHODS
+from .gates import Connection
+from .replies import MalformedReply, sanitize_status, server_message
+from .session_state import SessionEvents, SessionState
+from .tracking import ExecutionTracker
+
+logger = logging.getLogger(__name__)
+
+#: requests whose reply may legitimately take the server seconds (the transport's bulk lane,
+#: plus a batch add, which the server validates item by item)
+BULK_METHODS = frozenset({"queue_get", "history_get", "queue_item_add_batch"}) | frozenset(
+    TRANSPORT_BULK_METHODS)
+
+LISTEN_BUDGET = 0.008  # seconds of info-socket reading per batch before yielding to the GUI
+LISTEN_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Watchdog and reconnect timing (seconds)."""
+
+    # Pushes come about once a second; a crash is reported within watchdog + poll timeout
+    # (< 2 s) of the last push, and a returning server is seen within backoff + poll timeout.
+    watchdog_after: float = 1.2  # poll when no status arrived for this long
+    stale_after: float = 3.0  # connected but the last status is this old -> NO_STATUS
+    poll_timeout: float = 0.6  # the shortest; adapted up to the request timeout (slow servers)
+    backoff: tuple[float, ...] = (0.2, 0.4, 0.8)
+    reconcile_give_up: float = 600.0  # stop waiting for the server to check a lost reply
+
+
+class _Wakeup:
+    """``await sleep(delay)`` that ``set()`` ends early. No helper task per sleep (unlike
+    ``wait_for(event.wait(), delay)``), so nothing is left half-started at shutdown."""
+
+    def __init__(self) -> None:
+        self._waiter: asyncio.Future | None = None
+
+    def set(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def sleep(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = loop.call_later(delay, self.set)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+class ConnectionSupervisor:
+    """The watchdog, the info-socket listener and the control channel's health."""
+
+    def __init__(self, api: REManagerAPI, state: SessionState, events: SessionEvents,
+                 tracker: ExecutionTracker, *, timing: Timing, use_monitor: bool,
+                 on_verified_status: Callable[[dict, bool], None],
+                 on_control_lost: Callable[[], None]) -> None:  # fmt: skip
+        self._api = api
+        self.state = state
+        self.events = events
+        self.tracker = tracker
+        self.timing = timing
+        self.use_monitor = use_monitor
+        self._on_verified_status = on_verified_status  # (status, reconnected): fetch by uid
+        self._on_control_lost = on_control_lost  # stop queueing reads on a dead socket
+        self.running = False
+        self._wake: _Wakeup | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._monitor: Any = None
+        self._last_status_at: float | None = None
+        self._last_push_at: float | None = None
+        self._last_failure = ""
+        self._latencies: deque[float] = deque(maxlen=5)  # recent status round trips (s)
+        self._reported: set[str] = set()  # malformed-data warnings already shown
+        self._oversized_seen = 0
+        self._reconnected = asyncio.Event()
+        self._control_timeouts = 0  # consecutive control requests without a reply
+        self.control_verified = False  # a control reply arrived since the last failure
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the watchdog and (if enabled) the info-socket subscriber."""
+        if self.running:
+            return
+        self.running = True
+        self._wake = _Wakeup()
+        self._tasks.append(asyncio.ensure_future(self._supervise()))
+        if self.use_monitor:
+            self._monitor = self._api.info_monitor()
+            self._monitor.start()
+            self._tasks.append(asyncio.ensure_future(self._listen()))
+
+    def tasks(self) -> list[asyncio.Task]:
+        return list(self._tasks)
+
+    def stopped(self) -> None:
+        self.running = False
+        self._tasks.clear()
+
+    def poll_soon(self) -> None:
+        """Ask the watchdog for a status poll now (after a command, for servers without push)."""
+        self._last_status_at = None
+        if self._wake is not None:
+            self._wake.set()
+
+    async def wait_connected(self, timeout: float) -> bool:
+        """Until the indicator says connected again (False after ``timeout``)."""
+        if self.state.connection is Connection.CONNECTED:
+            return True
+        self._reconnected.clear()
+        try:
+            await asyncio.wait_for(self._reconnected.wait(), max(0.0, timeout))
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    # -- connection state -------------------------------------------------------------------
+    def set_connection(self, state: Connection, detail: str) -> None:
+        s = self.state
+        if state is s.connection and detail == s.connection_detail:
+            return
+        previous = s.connection
+        s.connection, s.connection_detail = state, detail
+        if state is Connection.OFFLINE and previous is not Connection.OFFLINE:
+            self.events.message.emit("error", f"Lost contact with the RE Manager: {detail}")
+        elif state is Connection.CONNECTED and previous is Connection.OFFLINE:
+            self.events.message.emit("info", "Reconnected to the RE Manager.")
+        if state is Connection.CONNECTED:
+            self._reconnected.set()
+        self.events.connection_changed.emit(state, detail)
+
+    @property
+    def request_timeout(self) -> float:
+        """The client's request timeout (seconds)."""
+        value = self._api.transport.timeout_recv
+        return float(value) if isinstance(value, (int, float)) and value > 0 else 2.0
+
+    @property
+    def poll_timeout(self) -> float:
+        """How long a status poll may take before the server counts as gone.
+
+        Connected: the configured minimum, raised to 4x the slowest of the last few replies (at
+        most the request timeout), so a slow but working server is not reported offline.
+        Otherwise the full request timeout: a slow server is then recognised on the first
+        poll, and a returning one is seen at once (0MQ delivers the queued poll on connect).
+        """
+        ceiling = max(self.timing.poll_timeout, self.request_timeout)
+        if self.state.connection is not Connection.CONNECTED:
+            return ceiling
+        slowest = max(self._latencies, default=0.0)
+        return min(ceiling, max(self.timing.poll_timeout, 4.0 * slowest))
+
+    # -- control-channel health -------------------------------------------------------------
+    def control_ok(self) -> None:
+        """A reply arrived on the control socket."""
+        self._control_timeouts = 0
+        self.control_verified = True
+
+    def control_lost(self) -> None:
+        """A status poll failed, or a request in flight was judged dead."""
+        self.control_verified = False
+
+    def control_timeout(self) -> None:
+        """A command, fetch or check got no reply; two in a row while the indicator says
+        connected (pushes still arriving) take it offline until a poll is answered."""
+        self._control_timeouts += 1
+        if self._control_timeouts >= 2 and self.control_verified:
+            self.control_verified = False
+            if self.state.connection in (Connection.CONNECTED, Connection.NO_STATUS):
+                self.set_connection(Connection.OFFLINE, self._offline_detail(
+                    f"no reply from {self.state.address} within {self.request_timeout:g} s"))
+            self._on_control_lost()
+            if self._wake is not None:
+                self._wake.set()
+
+    def report_malformed(self, kind: str, text: str) -> None:
+        self.state.malformed_replies += 1
+        if kind not in self._reported:  # once per kind: a broken peer must not flood the log
+            self._reported.add(kind)
+            self.events.message.emit("warning", text)
+        logger.debug(text)
+
+    def _pushes_alive(self) -> bool:
+        at = self._last_push_at
+        return at is not None and time.monotonic() - at < self.timing.stale_after
+
+    def _offline_detail(self, reason: str, retry: float | None = None) -> str:
+        if self._pushes_alive():
+            reason = (f"status updates arrive, but the RE Manager does not answer requests "
+                      f"({reason}); check the control address and the CURVE key")
+        return reason + (f"; retrying every {retry:g} s" if retry else "")
+
+    # -- the watchdog -----------------------------------------------------------------------
+    async def _supervise(self) -> None:
+        failures = 0
+        while self.running:
+            now = time.monotonic()
+            age = None if self._last_status_at is None else now - self._last_status_at
+            if (not self.control_verified or age is None
+                    or age >= self.timing.watchdog_after):
+                verdict = self._judge_in_flight()
+                if verdict == "wait":
+                    await self._wake.sleep(0.05)
+                    continue
+                if verdict == "dead":
+                    self.control_lost()
+                result = "dead" if verdict == "dead" else await self._poll_status()
+                if result == "ok":
+                    failures = 0
+                else:
+                    failures += 1
+                    delay = self.timing.backoff[min(failures, len(self.timing.backoff)) - 1]
+                    if result == "malformed":
+                        # The control socket answers, but not with a usable status.
+                        self.set_connection(Connection.NO_STATUS,
+                                            f"{self._last_failure}; retrying every {delay:g} s")
+                    else:
+                        reason = self._last_failure if result == "failed" else (
+                            f"no reply from {self.state.address} within "
+                            f"{self.poll_timeout:g} s")
+                        self.set_connection(Connection.OFFLINE,
+                                            self._offline_detail(reason, delay))
+                    await self._wake.sleep(delay)
+                    continue
+            elif age >= self.timing.stale_after and self.state.connection is Connection.CONNECTED:
+                self.set_connection(Connection.NO_STATUS, f"no status for {age:.0f} s")
+            last = self._last_status_at or time.monotonic()
+            await self._wake.sleep(max(0.02, last + self.timing.watchdog_after - time.monotonic()))
+
+    def _judge_in_flight(self) -> str:
+        """Liveness from a request already awaiting its reply (a poll would queue behind it).
+
+        "poll": nothing in flight; "wait": give it time; "dead": a small request went
+        unanswered for longer than a poll may take. A bulk fetch (queue/history) may take the
+        server seconds, so while one is pending the status is only reported as stale.
+        """
+        in_flight = self._api.transport.in_flight
+        if in_flight is None:
+            return "poll"
+        method, started = in_flight
+        waited = time.monotonic() - started
+        if method in BULK_METHODS:
+            age = time.monotonic() - (self._last_status_at or started)
+            if age >= self.timing.stale_after and self.state.connection is Connection.CONNECTED:
+                self.set_connection(Connection.NO_STATUS,
+                                    f"waiting {waited:.0f} s for the reply to {method}")
+            return "wait"
+        return "dead" if waited >= self.poll_timeout else "wait"
+
+    async def _poll_status(self) -> str:
+        """One status poll: "ok", "failed" (no/undecodable reply) or "malformed" (a reply
+        that is not a usable status); the reason is kept in ``_last_failure``."""
+        self.state.polls_sent += 1
+        timeout = self.poll_timeout
+        started = time.monotonic()
+        try:
+            status = await self._api.send_request(method="status", timeout=timeout)
+        except RequestTimeoutError as ex:
+            self._last_failure = _reason(ex, self.state.address, timeout)
+            logger.debug("status poll failed: %s", ex)
+            self.control_lost()
+            return "failed"
+        except RequestFailedError as ex:
+            self.control_ok()
+            self._last_failure = f"the status request was refused: {server_message(ex)}"
+            return "malformed"
+        except (ReadOnlyError, RuntimeError):  # closed while polling
+            self._last_failure = "the client is closed"
+            self.control_lost()
+            return "failed"
+        self.control_ok()
+        self._latencies.append(time.monotonic() - started)
+        try:
+            self.on_status(status)
+        except MalformedReply as ex:
+            self._last_failure = f"malformed status from {self.state.address}: {ex}"
+            return "malformed"
+        return "ok"
+
+    # -- pushes -----------------------------------------------------------------------------
+    async def _listen(self) -> None:
+        monitor = self._monitor
+        while self.running:
+            message = await monitor.next(timeout=None)
+            if message is None:
+                continue
+            batch = [message, *monitor.drain(LISTEN_BATCH, budget=LISTEN_BUDGET)]
+            self.deliver(batch)
+            # During a flood every read completes at once and this task would never give the
+            # event loop back: yield, so Qt paints and runs its timers between batches.
+            await asyncio.sleep(0)
+
+    def deliver(self, batch: list) -> None:
+        """One batch of info messages: console text joined, the newest usable status applied."""
+        console = [m.text for m in batch if m.text is not None]
+        oversized = self._monitor.oversized if self._monitor is not None else 0
+        if oversized != self._oversized_seen:
+            skipped, self._oversized_seen = oversized - self._oversized_seen, oversized
+            limit = self._monitor.max_bytes / 2**20
+            console.append(f"\n[qs-gui: {skipped} oversized info message(s) over {limit:g} MiB "
+                           f"skipped]\n")
+        if console:
+            # One string: the console buffer gives the same result for the joined text, and a
+            # burst costs one write instead of thousands.
+            self.events.console_text.emit(["".join(console)])
+        statuses = [m.status for m in batch if m.status is not None]
+        if statuses:
+            self.state.pushes_received += len(statuses)
+            for status in reversed(statuses):  # the newest usable one
+                try:
+                    self.on_status(status, pushed=True)
+                    break
+                except MalformedReply as ex:
+                    self.report_malformed("push", f"Ignored a malformed status push: {ex}")
+
+    def on_status(self, status: Any, *, pushed: bool = False) -> None:
+        """A status from a poll or a push: checked, shown, and the uid-driven fetches asked."""
+        status, problems = sanitize_status(status)
+        if problems:
+            self.report_malformed("status-fields", "The RE Manager's status had values of the "
+                                  f"wrong type, shown as unknown: {', '.join(problems[:5])}")
+        s = self.state
+        reconnected = s.connection in (Connection.OFFLINE, Connection.CONNECTING)
+        self._last_status_at = time.monotonic()
+        if pushed:
+            self._last_push_at = self._last_status_at
+        self._api.update_status(status)
+        if not self.control_verified:
+            # Show what the server publishes, but "Connected" waits for an answered request
+            # (the watchdog is polling): a push proves the publisher alive, not the control
+            # socket.
+            if status != s.status:
+                s.status = status
+                self.tracker.on_status(status)
+                self.events.status_changed.emit(status)
+            return
+        self.set_connection(Connection.CONNECTED, f"Connected to {s.address}")
+        changed = s.status is None or any(
+            status.get(k) != s.status.get(k) for k in status if k not in ("time", "status_uid"))
+        s.status = status
+        if changed:
+            self.tracker.on_status(status)
+            self.events.status_changed.emit(status)
+        self._on_verified_status(status, reconnected)
+
+
+def _reason(ex: Exception, address: str, timeout: float) -> str:
+    text = str(ex).removeprefix("Request timeout: ")
+    if text.startswith("no reply") or text.startswith("could not send"):
+        return f"no reply from {address} within {timeout:.1f} s"
+    return f"bad reply from {address}: {text}"
