@@ -12,19 +12,19 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QDockWidget, QMainWindow
 from pytestqt.qtbot import QtBot
 
+from qs_gui.core.editor_state import START_HINT
 from qs_gui.core.schema import values_from_item
 from qs_gui.ui.editor import ItemEditor
 from qs_gui.ui.editor.fields import FloatField, IntField
 from qs_gui.ui.editor.lists import DeviceListField
 from qs_gui.ui.editor.style import RED
-from qs_gui.ui.editor.sync import START_HINT
-from tests.core.test_schema_support import (
+from tests.core.schema_support import (
     sim_devices,
     sim_plans,
     sim_specs,
 )
 
-from .test_editor_support import (
+from .editor_support import (
     SCREENSHOTS,
     Answers,
     actions,

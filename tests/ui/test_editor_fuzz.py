@@ -17,10 +17,10 @@ from qs_gui.core.schema import build_item, validate, values_from_item
 from qs_gui.ui.editor import ItemEditor
 from qs_gui.ui.editor.fields import FloatField, IntField
 from qs_gui.ui.editor.lists import DeviceListField
+from tests.core.schema_support import sim_index, sim_plans, sim_specs, valid_values
 from tests.core.test_schema import server_accepts, strict_equal
-from tests.core.test_schema_support import sim_index, sim_plans, sim_specs, valid_values
 
-from .test_editor_support import Answers, make_editor
+from .editor_support import Answers, make_editor
 
 PLAN_NAMES = sorted(sim_plans())
 

@@ -10,10 +10,10 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from qs_gui.sandbox import Sandbox
-from tests.core.test_schema_support import sim_plans
+from tests.core.schema_support import sim_plans
 from tests.helpers import wait_for
 
-from .test_editor_support import USER, fill_required, make_editor, type_into
+from .editor_support import USER, fill_required, make_editor, type_into
 
 pytestmark = pytest.mark.server
 

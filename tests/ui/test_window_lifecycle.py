@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from qs_gui.client import REManagerAPI  # noqa: E402
@@ -24,7 +26,15 @@ def handler_count(session: Session) -> int:
                [*session.events.all(), session.tracker.changed])  # fmt: skip
 
 
-def test_twenty_windows_leave_no_handler_or_task(qtbot, qloop) -> None:
+@pytest.fixture
+def app_stays(qapp):
+    """As in the app: closing the last window does not quit Qt (and stop the loop under us)."""
+    qapp.setQuitOnLastWindowClosed(False)
+    yield qapp
+    qapp.setQuitOnLastWindowClosed(True)
+
+
+def test_twenty_windows_leave_no_handler_or_task(app_stays, qtbot, qloop) -> None:
     status = status_reply()
     started = asyncio.Event()
 

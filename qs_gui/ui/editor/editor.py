@@ -1,21 +1,28 @@
-"""``ItemEditor``: the plan/instruction editor of the main window.
+"""``ItemEditor``: the plan/instruction editor of the main window, a view over an
+:class:`~qs_gui.core.editor_state.EditorState`.
 
-Public API (``current_item``, ``current_error``, ``load_item``,
-``editing_uid``, ``is_dirty``, ``clear_editing``, ``reset``, ``set_actions``, ``set_plans``,
-``set_devices``, ``changed``, ``text_state``/``restore_text_state``) plus ``show_server_error``,
-``notify_queue`` and ``save_as_new_requested``.
+Public API (``current_item``, ``current_error``, ``current_errors``, ``draft_item``,
+``load_item``, ``editing_uid``, ``edit_state``, ``is_dirty``, ``clear_editing``, ``reset``,
+``set_actions``, ``set_plans``, ``set_devices``, ``changed``, ``text_state``/
+``restore_text_state``) plus ``show_server_error``, ``notify_queue`` and
+``save_as_new_requested``.
 
 How it is put together, and why:
 
-* All rules live in :mod:`qs_gui.core.schema` (Qt-free, fuzzed): the widgets report what is on
-  screen (``ParamForm.values()``), the core validates and builds the item. Only
-  :func:`~qs_gui.core.schema.build_item` makes the item that ``current_item`` returns, and it
-  refuses whenever ``validate`` finds a problem: what is sent is never an item with a known error.
-* Validation is debounced, but ``current_item``/``current_error`` flush pending work first, so a
-  click right after a keystroke never sends the item as it was before that keystroke.
+* The state (the choice and its spec, validation, the JSON text's state, dirtiness, the edited
+  queue item) is the Qt-free :class:`EditorState` in ``self.state``, tested without a display.
+  This class owns the widgets: they report what is on screen (``ParamForm.values()``, the
+  widgets' ``state()`` snapshots) and draw what the state decides. All rules live in
+  :mod:`qs_gui.core.schema`; only :func:`~qs_gui.core.schema.build_item` makes the item that
+  ``current_item`` returns, so what is sent is never an item with a known error.
+* Validation and JSON parsing are debounced (the timers are here), but ``current_item``/
+  ``current_error`` flush pending work first, so a click right after a keystroke never sends
+  the item as it was before that keystroke.
 * Three views of one item: the form, the metadata rows and the JSON text. Form edits rewrite
   the JSON; JSON edits are parsed and loaded into the form (an invalid text blocks sending and
-  says why). Without a plan spec (plans not loaded yet, unknown plan) the JSON is the editor.
+  says why). While the operator is still in the JSON editor its text is not rewritten; leaving
+  it shows the canonical text. Without a plan spec (plans not loaded yet, unknown plan) the
+  JSON is the editor.
 * What the operator typed is sacred: new ``plans_allowed``/``devices_allowed`` never rewrite a
   field, switching plans with unsaved edits asks first (``confirm`` hook, replaceable in tests),
   and ``text_state``/``restore_text_state`` carry the whole editor across reconnects.
@@ -27,7 +34,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PyQt5.QtCore import Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
     QAction,
     QHBoxLayout,
@@ -39,25 +46,18 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from qs_gui.core.entry import INSTRUCTIONS
-from qs_gui.core.schema import (
-    DeviceIndex,
-    PlanSpec,
-    instruction_spec,
-    plan_specs,
-    server_field_errors,
-    values_from_item,
-)
+from qs_gui.core.editor_state import EditorState, Fill, FormInput
+from qs_gui.core.editor_text import item_text
+from qs_gui.core.schema import PlanSpec
 from qs_gui.ui.dialogs import confirm
 
 from .banner import EditBanner, ServerErrorBox
+from .fields import FieldError
 from .form import ParamForm
-from .json_view import JsonView, item_text
+from .json_view import JsonView
 from .meta import MetaEditor
 from .picker import PlanPicker
-from .state import EditorStateMixin, name_problem
-from .style import muted_colour
-from .sync import EditorSyncMixin
+from .style import RED, muted_colour
 
 __all__ = ["JSON_DELAY_MS", "VALIDATION_DELAY_MS", "ItemEditor"]
 
@@ -65,7 +65,7 @@ VALIDATION_DELAY_MS = 120
 JSON_DELAY_MS = 300
 
 
-class ItemEditor(EditorSyncMixin, EditorStateMixin, QWidget):
+class ItemEditor(QWidget):
     """Edit one plan or instruction; see the module docstring."""
 
     changed = pyqtSignal()  # after every validation run
@@ -74,24 +74,9 @@ class ItemEditor(EditorSyncMixin, EditorStateMixin, QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("itemEditor")
-        self._specs: dict[str, PlanSpec] = {}
-        self._plans_known = False
-        self._index: DeviceIndex | None = None
-        self._spec: PlanSpec | None = None
+        #: Everything but the widgets: the choice, validation, JSON sync, dirtiness, queue item.
+        self.state = EditorState()
         self._form: ParamForm | None = None
-        self._raw_item: dict[str, Any] | None = None  # JSON-only mode (no spec for the name)
-        self._editing_uid: str | None = None
-        self._editing_name = ""
-        self._loaded_item: dict[str, Any] | None = None
-        self._server_item: dict[str, Any] | None = None
-        self._server_state = ""
-        self._json_error: str | None = None
-        self._json_pending = False
-        self._json_source = False  # the JSON text was applied: do not rewrite it while typed in
-        self._item: dict[str, Any] | None = None
-        self._errors: dict[str, str] = {}
-        self._draft: dict[str, Any] = {}
-        self._server_fields: dict[str, str] = {}
         self._save_action: QAction | None = None
         self._actions: list[QAction] = []
         #: ``confirm(title, question) -> bool``; tests replace it to answer.
@@ -108,8 +93,8 @@ class ItemEditor(EditorSyncMixin, EditorStateMixin, QWidget):
             "Add the edited item to the queue as a new item; the original stays as it is")
         self.save_as_new_action.triggered.connect(self._save_as_new)
         self.set_actions(None, None, None, None)
-        self._show_plan("plan", "")
-        self._baseline = self._plan_baseline = self._state()
+        self._show_plan()
+        self.state.mark_loaded(self._snapshot())
         self._validate()
 
     # ----- construction ------------------------------------------------------------------------
@@ -203,113 +188,176 @@ class ItemEditor(EditorSyncMixin, EditorStateMixin, QWidget):
         """New plans_allowed. None (unknown, e.g. while reconnecting) keeps everything as is."""
         if not isinstance(plans_allowed, Mapping):
             return
-        specs = plan_specs(plans_allowed)
-        if self._plans_known and specs == self._specs:
+        unchanged = not self.is_dirty()  # judged before the new plans can refit the item
+        replan = self.state.set_plans(plans_allowed)
+        if replan is None:
             return
-        unchanged = self._state() == self._baseline
-        self._plans_known = True
-        self._specs = specs
-        self.picker.set_plans(specs)
-        item_type, name = self.picker.current()
-        if self._raw_item is not None and self._json_error is None:
-            if self._lookup(item_type, name) is not None:
-                self._load_clean(item_type, name, self._raw_item)
-        elif item_type == "plan" and self._form is not None:
-            new = specs.get(name)
-            if new is not None and new != self._spec:
-                self._rebuild_form(new)
-        elif item_type == "plan" and self._form is None and name in specs:
-            self._show_plan(item_type, name)
+        self.picker.set_plans(self.state.specs)
+        if replan.kind == "refill" and replan.fill is not None:
+            self._show_fill(replan.fill)
+        elif replan.kind == "rebuild":
+            self._rebuild_form()
+        elif replan.kind == "show":
+            self._show_plan()
         if unchanged:
-            self._baseline = self._plan_baseline = self._state()
-        self.picker.show_spec(self._spec)
+            self.state.mark_loaded(self._snapshot())
+        self.picker.show_spec(self.state.spec)
         self._schedule()
 
     def set_devices(self, devices_allowed: Mapping[str, Any] | None) -> None:
         """New devices_allowed (None: unknown, keeps the last list; names are checked by it)."""
-        index = DeviceIndex.from_allowed(devices_allowed)
-        if index is None or index == self._index:
+        if not self.state.set_devices(devices_allowed):
             return
-        self._index = index
         if self._form is not None:
-            self._form.set_devices(index)
+            self._form.set_devices(self.state.devices)
         self._schedule()
 
-    def _lookup(self, item_type: str, name: str) -> PlanSpec | None:
-        if item_type == "instruction":
-            return instruction_spec(name) if name in INSTRUCTIONS else None
-        return self._specs.get(name)
-
-    # ----- the form ----------------------------------------------------------------------------
-    def _show_plan(self, item_type: str, name: str, values: dict[str, Any] | None = None,
-                   raw: bool = False) -> None:  # fmt: skip
-        """Show (item_type, name) in the picker and a fresh form for it (none in JSON mode)."""
-        spec = None if raw else self._lookup(item_type, name)
-        self._spec = spec
-        self.picker.set_current(item_type, name)
-        problem = next(iter(name_problem(item_type, name, self._specs, self._plans_known)
-                            .values()), "") if name else ""  # no name: the start hint says it
-        self.picker.show_spec(spec, "" if raw else problem)
+    # ----- drawing the state's choice ----------------------------------------------------------
+    def _show_plan(self, values: dict[str, Any] | None = None) -> None:
+        """Show the state's choice in the picker and a fresh form for it (none in JSON mode)."""
+        s = self.state
+        self.picker.set_current(s.item_type, s.name)
+        self.picker.show_spec(s.spec, s.name_hint)
         if self._form is not None:
             self._form.setParent(None)
             self._form.deleteLater()
             self._form = None
-        if spec is not None:
-            self._form = ParamForm(spec, self._index, sorted(self._specs), self.form_holder)
+        if s.spec is not None:
+            self._form = ParamForm(s.spec, s.devices, sorted(s.specs), self.form_holder)
             self._holder_layout.addWidget(self._form)
             self._form.edited.connect(self._on_edit)
             if values is not None:
                 self._form.load(values)
         self.placeholder.setVisible(self._form is None)
         self.placeholder.setText(
-            "No form for this item: edit it in the JSON tab." if raw and name
+            "No form for this item: edit it in the JSON tab." if s.json_only and s.name
             else "Choose a plan above to fill in its parameters.")
-        self.tabs.setTabEnabled(1, item_type == "plan" and not raw)
+        self.tabs.setTabEnabled(1, s.item_type == "plan" and not s.json_only)
 
-    def _rebuild_form(self, spec: PlanSpec) -> None:
+    def _show_fill(self, fill: Fill) -> None:
+        """Draw an item the state took whole (loaded, or refitted by new plans)."""
+        self._show_plan(fill.values)
+        if fill.values is None:
+            self.json.set_text(item_text(self.state.raw_item or {}))
+            self.meta.set_value(None)
+        else:
+            self.meta.set_value(fill.meta)
+
+    def _rebuild_form(self) -> None:
         """The plan's schema changed on the server: new rows, same values where possible."""
         if self._form is None:
+            self._show_plan()
             return
         old = {n: (r.p, r.state()) for n, r in self._form.rows.items()}
         values, _ = self._form.values()
-        self._show_plan(*self.picker.current())
+        self._show_plan()
         for name, row in (self._form.rows.items() if self._form else ()):
             if name in old and old[name][0] == row.p:
                 row.restore(old[name][1])
             elif name in values:
                 row.load(True, values[name])
 
-    def _load_clean(self, item_type: str, name: str, clean: dict[str, Any]) -> None:
-        spec = self._lookup(item_type, name)
-        values = None
-        if spec is not None:
-            try:
-                values = values_from_item(spec, clean)
-            except ValueError:
-                spec = None
-        if spec is None or values is None:
-            self._show_plan(item_type, name, raw=True)
-            self._raw_item = clean
-            self.json.set_text(item_text(clean))
-            self.meta.set_value(None)
-        else:
-            self._raw_item = None
-            self._show_plan(item_type, name, values)
-            self.meta.set_value(clean.get("meta"))
-
     def _plan_chosen(self, item_type: str, name: str) -> None:
         old = self.picker.current()
-        if self._state() != self._plan_baseline and not self.confirm(
+        if self.state.plan_dirty(self._snapshot()) and not self.confirm(
             "Discard changes?",
             f"The form has unsaved changes. Switch to {name or 'another item'} and discard them?",
         ):
             self.picker.set_current(*old)
             return
-        self._raw_item = None
-        self._clear_json_state()
-        self._show_plan(item_type, name)
-        self._plan_baseline = self._state()
+        self.state.pick(item_type, name)
+        self._clear_json_view()
+        self._show_plan()
+        self.state.mark_plan(self._snapshot())
         self._on_edit()
+
+    # ----- edits and the JSON text -------------------------------------------------------------
+    def _clear_json_view(self) -> None:
+        self._json_timer.stop()
+        self.json.show_error(None)
+
+    def _on_edit(self) -> None:
+        self.server_error.clear()
+        if self.state.form_edited():
+            self._clear_json_view()
+        self._schedule()
+
+    def _on_json_edit(self) -> None:
+        self.server_error.clear()
+        self.state.json_edited()
+        self._json_timer.start()
+        self._schedule()
+
+    def _schedule(self) -> None:
+        self._timer.start()
+
+    def _flush(self) -> None:
+        """Run pending work now (a JSON text to parse, a validation), so what is read is what
+        the operator sees."""
+        if self.state.json_pending:
+            self._apply_json()
+        elif self._timer.isActive():
+            self._validate()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+        if watched is self.json.edit and event.type() == QEvent.FocusOut:
+            self._flush()
+            if self.state.leave_json():  # the operator left the text: show it canonical
+                self.json.show_item(self.state.draft)
+        return False
+
+    def _apply_json(self) -> None:
+        """Parse the JSON text; a valid item goes into the form, an invalid one blocks sending."""
+        self._json_timer.stop()
+        fill = self.state.apply_json(self.json.text())
+        if fill is None:
+            self.json.show_error(self.state.json_error)
+        else:
+            if fill.redraw:
+                self._show_plan()
+            if fill.values is not None:
+                if self._form is not None:  # always, as the state found a spec
+                    self._form.load(fill.values)
+                self.meta.set_value(fill.meta)
+            self.json.show_error(None)
+        self._validate()
+
+    # ----- validation --------------------------------------------------------------------------
+    def _form_input(self) -> FormInput | None:
+        """What the form and metadata tab hold (None without a form: the state checks the
+        JSON-only item)."""
+        if self._form is None:
+            return None
+        values, parse_errors = self._form.values()
+        try:
+            meta, meta_error = self.meta.value(), None
+        except FieldError as ex:
+            meta, meta_error = None, f"meta: {ex}"
+        return FormInput(values, parse_errors, meta, meta_error)
+
+    def _validate(self) -> None:
+        self._timer.stop()
+        self.state.validate(self._form_input())
+        self._show_errors()
+        if self.state.json_follows_form:
+            self.json.show_item(self.state.draft)
+        self.save_as_new_action.setEnabled(self.state.item is not None)
+        self.changed.emit()
+
+    def _show_errors(self) -> None:
+        s = self.state
+        if self._form is not None:
+            self._form.show_errors({**s.errors, **s.server_fields})
+        self.meta.show_error(s.errors.get("meta"))
+        text, hint = s.headline()
+        self.problem.setText(text)
+        self.problem.setVisible(bool(text))
+        if self.problem.property("hint") != hint:
+            self.problem.setProperty("hint", hint)
+            self.problem.setStyleSheet(f"color: {muted_colour(self) if hint else RED};")
+        count = s.meta_count
+        self.tabs.setTabText(1, f"Metadata ({count})" if count else "Metadata")
+        self.tabs.setTabText(2, "JSON ⚠" if s.json_error else "JSON")
 
     # ----- reading -----------------------------------------------------------------------------
     @property
@@ -319,29 +367,130 @@ class ItemEditor(EditorSyncMixin, EditorStateMixin, QWidget):
 
     @property
     def spec(self) -> PlanSpec | None:
-        return self._spec
+        return self.state.spec
 
     def item_type(self) -> str:
-        return self.picker.current()[0]
+        return self.state.item_type
 
     def current_item(self) -> dict[str, Any] | None:
         """The item to send (a copy), or None while anything is invalid."""
         self._flush()
-        return copy.deepcopy(self._item)
+        return copy.deepcopy(self.state.item)
 
     def current_error(self) -> str | None:
         """The first problem in plain words (the gates' reason), None when the item is valid."""
         self._flush()
-        return next(iter(self._errors.values()), None) if self._item is None else None
+        return self.state.error
 
     def current_errors(self) -> dict[str, str]:
         self._flush()
-        return dict(self._errors)
+        return dict(self.state.errors)
 
     def draft_item(self) -> dict[str, Any]:
         """What the form holds as an item, valid or not (what the JSON view shows)."""
         self._flush()
-        return copy.deepcopy(self._draft)
+        return copy.deepcopy(self.state.draft)
+
+    # ----- what is edited ----------------------------------------------------------------------
+    @property
+    def editing_uid(self) -> str | None:
+        return self.state.editing_uid
+
+    @property
+    def edit_state(self) -> str:
+        """"" (new item), "editing", "changed" (on the server since loaded) or "vanished"."""
+        return self.state.edit_state
+
+    def load_item(self, item: Mapping[str, Any], *, editing_uid: str | None = None) -> None:
+        """Show ``item``; with ``editing_uid``, Save updates that queue item. Callers ask first
+        when :meth:`is_dirty` (this replaces the operator's work)."""
+        fill = self.state.load(item, editing_uid=editing_uid)
+        self._clear_json_view()
+        self.server_error.clear()
+        self._show_fill(fill)
+        self._update_editing()
+        self.state.mark_loaded(self._snapshot())
+        self._validate()
+
+    def clear_editing(self) -> None:
+        """Leave editing mode (the form stays; Save hides)."""
+        self.state.clear_editing()
+        self._update_editing()
+
+    def _update_editing(self) -> None:
+        s = self.state
+        editing = s.editing_uid is not None
+        self.banner.set_state(s.edit_state, s.editing_name, s.editing_uid or "")
+        self.save_button.setVisible(editing and self._save_action is not None
+                                    and s.server_state != "vanished")  # fmt: skip
+        self.save_as_new_button.setVisible(editing)
+        self.edit_buttons.setVisible(editing)
+
+    def notify_queue(self, items: list[Mapping[str, Any]]) -> None:
+        """The current queue: flags the edited item as changed elsewhere or gone."""
+        if self.state.notify_queue(items, self._held_item):
+            self._update_editing()
+
+    def _held_item(self) -> dict[str, Any] | None:
+        self._flush()
+        return self.state.item
+
+    def _reload(self) -> None:
+        item, uid = self.state.server_item, self.state.editing_uid
+        if item is None or not uid:
+            return
+        if self.is_dirty() and not self.confirm(
+                "Discard changes?", "Reload the item from the server and discard your changes?"):
+            return
+        self.load_item(item, editing_uid=uid)
+
+    # ----- dirty / reset -----------------------------------------------------------------------
+    def _snapshot(self) -> dict[str, Any]:
+        return self.state.snapshot(self._form.state() if self._form is not None else None,
+                                   self.meta.state(), self.json.text())  # fmt: skip
+
+    def is_dirty(self) -> bool:
+        """True when anything differs from what was loaded (or from the last reset)."""
+        return self.state.is_dirty(self._snapshot())
+
+    def reset(self) -> None:
+        """Restore the editor as it was loaded (empty when nothing was loaded)."""
+        self._restore(self.state.baseline)
+        self.state.mark_plan(self._snapshot())
+        self._validate()
+
+    def _restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Put the screen back as ``snapshot`` has it (see :meth:`EditorState.restore`)."""
+        self.state.restore(snapshot)
+        self._clear_json_view()
+        self.server_error.clear()
+        self._show_plan()
+        form = snapshot.get("form")
+        if self._form is not None and isinstance(form, Mapping):
+            self._form.restore(dict(form))
+        self.meta.restore(snapshot.get("meta"))
+        text = snapshot.get("json")
+        if isinstance(text, str):
+            self.json.set_text(text)
+            if self.state.json_error is not None:
+                self.json.show_error(self.state.json_error)
+            elif self.state.json_pending:
+                self._apply_json()
+
+    # ----- persistence across reconnects -------------------------------------------------------
+    def text_state(self) -> dict[str, Any]:
+        """Everything needed to rebuild the editor exactly as the operator left it."""
+        self._flush()
+        return {**self._snapshot(), **self.state.record()}
+
+    def restore_text_state(self, state: Mapping[str, Any]) -> None:
+        """Inverse of :meth:`text_state`; tolerant of missing or odd values."""
+        if not isinstance(state, Mapping):
+            return
+        self._restore(state)
+        self.state.restore_record(state, self._snapshot())
+        self._update_editing()
+        self._validate()
 
     # ----- server feedback ---------------------------------------------------------------------
     def show_server_error(self, msg: str) -> None:
@@ -349,8 +498,7 @@ class ItemEditor(EditorSyncMixin, EditorStateMixin, QWidget):
         next edit."""
         text = msg if isinstance(msg, str) else str(msg)
         self.server_error.show_message(text)
-        names = [p.name for p in self._spec.parameters] if self._spec is not None else []
-        self._server_fields = server_field_errors(text, names)
+        self.state.server_refused(text)
         self._show_errors()
 
     def _save_as_new(self) -> None:

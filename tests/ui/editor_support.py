@@ -18,7 +18,7 @@ from qs_gui.ui.editor.choices import BoolField, ChoiceField, NameField  # noqa: 
 from qs_gui.ui.editor.fields import FloatField, IntField, LiteralField, TextField  # noqa: E402
 from qs_gui.ui.editor.form import ParamRow  # noqa: E402
 from qs_gui.ui.editor.lists import DeviceListField, KeyValueField, ListField  # noqa: E402
-from tests.core.test_schema_support import sim_devices, sim_plans  # noqa: E402
+from tests.core.schema_support import sim_devices, sim_plans  # noqa: E402
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 USER = {"user": "qs-gui-editor-test", "user_group": "primary"}
