@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .editor_text import parse_item_text
-from .entry import INSTRUCTIONS, parse_entry
 from .item_helpers import clean_item
 from .schema import (
     DeviceIndex,
@@ -49,6 +48,7 @@ from .schema import (
     values_from_item,
 )
 from .schema import validate as check_values
+from .schema.values import INSTRUCTIONS, parse_entry
 
 __all__ = [
     "EDIT_STATES",

@@ -4,7 +4,7 @@ The JSON tab shows exactly what will be sent, so the text must survive a round t
 text widget (odd characters are ``\\u``-escaped) and stay readable (a scan's positions on one
 line, not one number per line). Parsing is strict and explains itself: a text that is not an
 item blocks sending, and the operator is told why in plain words. Values are read with
-:func:`qs_gui.core.entry.parse_value` (JSON or a Python literal), never ``eval``.
+:func:`qs_gui.core.schema.values.parse_value` (JSON or a Python literal), never ``eval``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .entry import MAX_FIELD_CHARS, parse_value
 from .item_helpers import ITEM_KEYS
+from .schema.values import MAX_FIELD_CHARS, parse_value
 
 __all__ = ["item_text", "parse_item_text"]
 

@@ -3,7 +3,7 @@
 ``sim_plans()`` / ``sim_devices()`` are real replies of RE Manager 0.0.25 (sim profile, group
 "primary"), captured into ``tests/data/`` with ``Sandbox(open_environment=True)``.
 ``valid_values(spec, index)`` draws form values that the *server* must accept, built from the
-parameter's annotation independently of ``qs_gui.core.editor_check``.
+parameter's annotation independently of ``qs_gui.core.schema.check``.
 """
 
 from __future__ import annotations

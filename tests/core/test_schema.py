@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qs_gui.core.entry import parse_value
 from qs_gui.core.schema import (
     EXTRA_ARGS,
     EXTRA_KWARGS,
@@ -38,6 +37,7 @@ from qs_gui.core.schema import (
     validate_meta,
     values_from_item,
 )
+from qs_gui.core.schema.values import parse_value
 
 from .schema_support import (
     JSON_VALUES,

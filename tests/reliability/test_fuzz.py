@@ -17,15 +17,15 @@ from hypothesis import strategies as st
 from PyQt5.QtWidgets import QApplication
 
 from qs_gui.client.monitor import InfoMessage, InfoMonitor
-from qs_gui.core.entry import parse_entry
 from qs_gui.core.gates import Action, Connection
 from qs_gui.core.reconcile import RECONCILABLE_METHODS, ServerState, Snapshot, decide
+from qs_gui.core.schema.values import parse_entry
 from qs_gui.core.session import STATUS_TYPES, MalformedReply, Session, Timing, sanitize_status
 from qs_gui.ui.main_window import MainWindow
 from qs_gui.ui.queue_view import parse_clipboard_items
 from tests.ui.qt_async import run, until
 
-from .fake_server import DEVICES, PLANS, FakeServer, fake_api, item_problem, request_problem
+from .fake_server import PLANS, FakeServer, fake_api, item_problem, request_problem
 from .harness import Late, ThreadPeer
 
 FAST = Timing(watchdog_after=0.05, stale_after=1.0, poll_timeout=0.05, backoff=(0.02, 0.05))
@@ -66,18 +66,13 @@ names = st.one_of(st.sampled_from(sorted(PLANS)[:12] + ["queue_stop", "", " coun
 # -- the item entry (pure) ------------------------------------------------------------------------
 @FUZZ
 @given(item_type=st.sampled_from(["plan", "instruction", "function", ""]), name=names,
-       args=field_text(), kwargs=field_text(), meta=field_text(),
-       with_lists=st.booleans())
-def test_entry_never_raises_and_only_yields_valid_items(item_type, name, args, kwargs, meta,
-                                                       with_lists):
-    plans, devices = (PLANS, DEVICES) if with_lists else (None, None)
-    result = parse_entry(item_type, name, args, kwargs, meta, plans, devices)
+       args=field_text(), kwargs=field_text(), meta=field_text())
+def test_entry_never_raises_and_only_yields_valid_items(item_type, name, args, kwargs, meta):
+    result = parse_entry(item_type, name, args, kwargs, meta)
     assert (result.item is None) != (not result.errors)
     if result.item is not None:
         assert item_problem(result.item, entry=True) is None, result.item
         json.dumps(result.item, allow_nan=False)
-        if with_lists and item_type == "plan":
-            assert result.item["name"] in PLANS
     else:
         assert all(isinstance(m, str) and m for m in result.errors.values())
 

@@ -10,7 +10,7 @@ Every editor is a :class:`Field` with the same small contract, so the form treat
   "unsaved changes" checks and for keeping the operator's work across reconnects.
 * ``edited`` is emitted for operator edits only; programmatic changes block signals.
 
-Text becomes values through :func:`qs_gui.core.entry.parse_value` (JSON or a Python literal,
+Text becomes values through :func:`qs_gui.core.schema.values.parse_value` (JSON or a Python literal,
 never ``eval``). Numbers are read from the text, not from Qt's rounded spin box value, and a
 float field keeps ``5`` an integer so what was loaded is what is sent.
 """
@@ -34,8 +34,8 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from qs_gui.core.editor_check import range_text
-from qs_gui.core.entry import parse_value
+from qs_gui.core.schema.check import range_text
+from qs_gui.core.schema.values import parse_value
 
 from .style import default_look, muted_colour
 

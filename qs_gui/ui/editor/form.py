@@ -27,7 +27,6 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from qs_gui.core.editor_check import range_text
 from qs_gui.core.schema import (
     EXTRA_ARGS,
     EXTRA_KWARGS,
@@ -39,6 +38,7 @@ from qs_gui.core.schema import (
     describe,
     strip_optional,
 )
+from qs_gui.core.schema.check import range_text
 
 from .factory import has_names, make_field
 from .fields import Field, FieldError, LiteralField

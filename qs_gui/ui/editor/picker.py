@@ -18,8 +18,8 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from qs_gui.core.entry import INSTRUCTIONS
 from qs_gui.core.schema import PlanSpec
+from qs_gui.core.schema.values import INSTRUCTIONS
 
 from .style import mono_font, muted_colour
 

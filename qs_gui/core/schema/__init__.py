@@ -32,9 +32,9 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from .editor_check import DeviceIndex, check_range, check_value, json_problem, range_text
-from .editor_items import draft_item, layout, server_field_errors, validate_meta, values_from_item
-from .editor_spec import (
+from .check import DeviceIndex, check_range, check_value, json_problem, range_text
+from .items import draft_item, layout, server_field_errors, validate_meta, values_from_item
+from .spec import (
     EXTRA_ARGS,
     EXTRA_KWARGS,
     KEYWORD_ONLY,
@@ -50,7 +50,7 @@ from .editor_spec import (
     plan_spec,
     plan_specs,
 )
-from .editor_types import TypeSpec, describe, parse_annotation, strip_optional
+from .types import TypeSpec, describe, parse_annotation, strip_optional
 
 __all__ = [
     "EXTRA_ARGS",

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .editor_types import TypeSpec, _choices_text, describe
+from .types import TypeSpec, _choices_text, describe
 
 __all__ = ["DeviceIndex", "check_range", "check_value", "json_problem", "range_text"]
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .editor_types import TypeSpec, parse_annotation
-from .entry import INSTRUCTIONS, parse_value, plan_signature_hint
+from .types import TypeSpec, parse_annotation
+from .values import INSTRUCTIONS, parse_value, plan_signature_hint
 
 __all__ = [
     "EXTRA_ARGS",

@@ -1,6 +1,7 @@
-"""The simple item entry's logic: four text fields -> one item dict, or errors in plain words.
+"""Text -> values, never by evaluation; the structure of an item given as texts; plan signatures.
 
-Pure Python (no Qt) so every rule is unit-testable and fuzzable without a display.
+Pure Python (no Qt) so every rule is unit-testable and fuzzable without a display. The editor's
+fields and JSON view read what the operator types with :func:`parse_value`.
 
 How text becomes values (the decision, and why):
 
@@ -12,35 +13,30 @@ How text becomes values (the decision, and why):
   accepting JSON's ``true``/``false``/``null``. That is what gives operators ``True``/``None`` and
   ``'single quotes'`` without ever evaluating anything: a call such as ``__import__('os')`` is a
   syntax-tree node the walk refuses, it is never executed. ``eval`` is not used anywhere.
-* Each field is capped at :data:`MAX_FIELD_CHARS` and nesting at :data:`MAX_DEPTH`, and NaN or
+* Each text is capped at :data:`MAX_FIELD_CHARS` and nesting at :data:`MAX_DEPTH`, and NaN or
   infinite numbers are refused, so whatever is accepted is guaranteed to ``json.dumps``.
 
-Plan checks use the server's ``plans_allowed`` shape (re-manager-protocol.md §5.2): required
-parameters, unknown keywords, positional overflow. Device names are checked against
-``devices_allowed`` here because RE Manager 0.0.25 does not check them (§8.4): an unknown device is
-accepted by the server and only fails at run time.
+:func:`parse_entry` checks only an item's *structure* (type, name, args a list, kwargs and meta
+objects): the editor uses it for an item edited as JSON before ``plans_allowed`` is known. Plan
+parameters are checked by :mod:`qs_gui.core.schema` once it is.
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
 import json
 import math
-import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "DEVICE_MARKERS",
     "FIELDS",
     "INSTRUCTIONS",
     "MAX_DEPTH",
     "MAX_FIELD_CHARS",
     "EntryResult",
-    "item_to_entry_texts",
     "parse_entry",
     "parse_value",
     "plan_signature_hint",
@@ -49,11 +45,8 @@ __all__ = [
 MAX_FIELD_CHARS = 1_000_000  # per field; a real item is a few hundred characters
 MAX_DEPTH = 64  # nesting of lists/objects; keeps every walk far from the recursion limit
 INSTRUCTIONS: dict[str, str] = {"queue_stop": "Stop the queue after the item before it finishes."}
-DEVICE_MARKERS = ("__READABLE__", "__MOVABLE__", "__FLYABLE__", "__DEVICE__")
 FIELDS = ("item_type", "name", "args", "kwargs", "meta")  # order of errors in EntryResult
 
-_POSITIONAL = ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")
-_REQUIRED_KINDS = (*_POSITIONAL, "KEYWORD_ONLY")
 _EXAMPLES = {"args": 'a JSON list, e.g. [["det1"], 3]', "kwargs": 'a JSON object, e.g. {"num": 3}'}
 _JSON_NAMES = {"true": True, "false": False, "null": None}
 
@@ -223,10 +216,8 @@ def parse_entry(
     args_text: str,
     kwargs_text: str,
     meta_text: str = "",
-    plans_allowed: Mapping[str, Any] | None = None,
-    devices_allowed: Mapping[str, Any] | None = None,
 ) -> EntryResult:
-    """Validate the entry fields and build the item; never raises, whatever the text."""
+    """Check the item's structure and build it; never raises, whatever the text."""
     errors: dict[str, str] = {}
     if item_type not in ("plan", "instruction"):
         errors["item_type"] = "item_type: must be 'plan' or 'instruction'"
@@ -234,15 +225,11 @@ def parse_entry(
     args = _field_value("args", args_text, errors)
     kwargs = _field_value("kwargs", kwargs_text, errors)
     meta = _field_value("meta", meta_text, errors)
-    _check_name(item_type, name, plans_allowed, errors)
+    _check_name(item_type, name, errors)
     if item_type == "instruction":
         for fname, value in (("args", args), ("kwargs", kwargs)):
             if value and fname not in errors:
                 errors[fname] = f"{fname}: the queue_stop instruction takes no parameters"
-    elif not errors and isinstance(plans_allowed, Mapping):
-        spec = plans_allowed.get(name)
-        if isinstance(spec, Mapping):
-            _check_plan(spec, args or [], kwargs or {}, devices_allowed, errors)
     if errors:
         return EntryResult(None, {f: errors[f] for f in FIELDS if f in errors})
     item: dict[str, Any] = {"item_type": item_type, "name": name}
@@ -256,9 +243,7 @@ def parse_entry(
     return EntryResult(item, {})
 
 
-def _check_name(
-    item_type: str, name: str, plans: Mapping[str, Any] | None, errors: dict[str, str]
-) -> None:
+def _check_name(item_type: str, name: str, errors: dict[str, str]) -> None:
     if item_type == "instruction":
         if name not in INSTRUCTIONS:
             shown = f"{name!r} is not an instruction" if name else "enter an instruction"
@@ -268,11 +253,6 @@ def _check_name(
         errors["name"] = "name: enter a plan name"
     elif any(c.isspace() for c in name):
         errors["name"] = f"name: {name!r} contains spaces; plan names have none"
-    elif isinstance(plans, Mapping) and name not in plans:
-        known = [k for k in plans if isinstance(k, str)]
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        errors["name"] = f"name: {name!r} is not an allowed plan{hint}"
 
 
 def _params(spec: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
@@ -287,141 +267,7 @@ def _params(spec: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]
     return out
 
 
-def _check_plan(
-    spec: Mapping[str, Any],
-    args: list[Any],
-    kwargs: dict[str, Any],
-    devices: Mapping[str, Any] | None,
-    errors: dict[str, str],
-) -> None:
-    """Bind args/kwargs to the plan's parameters the way Python would, then check devices."""
-    params = _params(spec)
-    plan = spec.get("name") or "the plan"
-    positional = [p for p in params if p[1] in _POSITIONAL]
-    var_pos = next((p for p in params if p[1] == "VAR_POSITIONAL"), None)
-    var_kw = next((p for p in params if p[1] == "VAR_KEYWORD"), None)
-    by_name = {p[0]: p for p in params}
-    bound: list[tuple[str, Mapping[str, Any], Any, str]] = []  # (param, spec, value, field)
-    given: set[str] = set()
-    for i, value in enumerate(args):
-        if i < len(positional):
-            pname, _, pspec = positional[i]
-            bound.append((pname, pspec, value, "args"))
-            given.add(pname)
-        elif var_pos is not None:
-            bound.append((var_pos[0], var_pos[2], value, "args"))
-        else:
-            names = ", ".join(p[0] for p in positional)
-            errors.setdefault(
-                "args", f"args: too many values; {plan} takes at most {len(positional)} ({names})"
-            )
-            break
-    for key, value in kwargs.items():
-        param = by_name.get(key)
-        if param is None or param[1] in ("VAR_POSITIONAL", "VAR_KEYWORD"):
-            if var_kw is not None:
-                bound.append((key, var_kw[2], value, "kwargs"))
-                continue
-            keywords = [p[0] for p in params if p[1] in (*_POSITIONAL[1:], "KEYWORD_ONLY")]
-            close = difflib.get_close_matches(key, keywords, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            errors.setdefault("kwargs", f"kwargs: {key!r} is not a parameter of {plan}{hint}")
-        elif param[1] == "POSITIONAL_ONLY":
-            errors.setdefault("kwargs", f"kwargs: {key!r} can only be given in args")
-        elif key in given:
-            errors.setdefault("kwargs", f"kwargs: {key!r} is already given in args")
-        else:
-            bound.append((key, param[2], value, "kwargs"))
-            given.add(key)
-    for pname, kind, pspec in params:
-        if kind in _REQUIRED_KINDS and "default" not in pspec and pname not in given:
-            fname = "kwargs" if kind == "KEYWORD_ONLY" else "args"
-            errors.setdefault(fname, f"missing required parameter {pname!r}")
-    for pname, pspec, value, fname in bound:
-        if fname not in errors:
-            problem = _device_problem(pspec, value, devices)
-            if problem:
-                errors[fname] = f"{pname}: {problem}"
-
-
-def _strings(value: Any, depth: int = 0) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if depth > MAX_DEPTH:
-        return []
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    return [s for v in items for s in _strings(v, depth + 1)]
-
-
-def _device_problem(pspec: Mapping[str, Any], value: Any, devices: Mapping | None) -> str | None:
-    annotation = pspec.get("annotation")
-    if not isinstance(annotation, Mapping):
-        return None
-    type_text = annotation.get("type")
-    type_text = type_text if isinstance(type_text, str) else ""
-    choices: set[str] = set()
-    for group in ("devices", "enums"):  # custom types: the server accepts only these names
-        lists = annotation.get(group)
-        for names in lists.values() if isinstance(lists, Mapping) else ():
-            if isinstance(names, list):
-                choices.update(n for n in names if isinstance(n, str))
-    if re.search(r"\bstr\b", type_text):  # plain text is allowed too: nothing to check
-        choices.clear()
-    built_in = any(marker in type_text for marker in DEVICE_MARKERS)
-    for text in _strings(value):
-        if choices and text not in choices:
-            return f"{text!r} is not one of {', '.join(sorted(choices))}"
-        if built_in and devices is not None and not _device_exists(text, devices):
-            return f"unknown device {text!r}"
-    return None
-
-
-def _device_exists(path: str, devices: Mapping[str, Any]) -> bool:
-    """``det1`` or a dotted component path like ``det1.val`` present in devices_allowed."""
-    level: Any = devices
-    for part in path.split("."):
-        if not isinstance(level, Mapping) or part not in level:
-            return False
-        entry = level[part]
-        level = entry.get("components") if isinstance(entry, Mapping) else None
-    return True
-
-
-# ----- item -> texts, hints ------------------------------------------------------------------
-def _pretty(value: Any) -> str:
-    """One line when short; else one top-level entry per line, each entry kept on one line.
-
-    Short is easy to scan; one entry per line is easy to edit, without the deep indentation
-    that puts every number of a position list on its own line.
-    """
-    if value is None or value == [] or value == {}:
-        return ""
-
-    def one_line(v: Any) -> str:
-        return json.dumps(v, ensure_ascii=False, default=str)
-
-    compact = one_line(value)
-    if len(compact) <= 72:
-        return compact
-    if isinstance(value, Mapping):
-        lines = [f"  {one_line(str(k))}: {one_line(v)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(lines) + "\n}"
-    if isinstance(value, list | tuple):
-        return "[\n" + ",\n".join(f"  {one_line(v)}" for v in value) + "\n]"
-    return compact
-
-
-def item_to_entry_texts(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    """(name, args_text, kwargs_text, meta_text) for loading an item into the entry fields."""
-    name = item.get("name")
-    return (
-        name if isinstance(name, str) else "",
-        _pretty(item.get("args")),
-        _pretty(item.get("kwargs")),
-        _pretty(item.get("meta")),
-    )
-
-
+# ----- hints ------------------------------------------------------------------
 def _short_default(text: Any) -> str:
     text = str(text).replace("\n", " ")
     return text if len(text) <= 24 else text[:23] + "…"

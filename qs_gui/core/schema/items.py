@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .editor_check import json_problem
-from .editor_spec import (
+from .check import json_problem
+from .spec import (
     EXTRA_ARGS,
     EXTRA_KWARGS,
     KEYWORD_ONLY,

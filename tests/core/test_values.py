@@ -1,4 +1,4 @@
-"""parse_entry / item_to_entry_texts / plan_signature_hint: the item entry's rules, no Qt."""
+"""parse_value / parse_entry (an item's structure) / plan_signature_hint, no Qt."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qs_gui.core.entry import (
+from qs_gui.core.schema.values import (
     MAX_FIELD_CHARS,
     EntryResult,
-    item_to_entry_texts,
     parse_entry,
     parse_value,
     plan_signature_hint,
@@ -65,39 +64,8 @@ MV = {
         _param("kwargs", "VAR_KEYWORD"),
     ],
 }
-MOVE_THEN_COUNT = {
-    "name": "move_then_count",
-    "parameters": [
-        {
-            **_param("motors", "POSITIONAL_OR_KEYWORD"),
-            "annotation": {
-                "devices": {"Motors": ["motor1", "motor2"]},
-                "type": "typing.List[Motors]",
-            },
-        },
-        _param("positions", "POSITIONAL_OR_KEYWORD", "typing.List[float]", default="None"),
-    ],
-}
-PLANS = {"count": COUNT, "scan": SCAN, "mv": MV, "move_then_count": MOVE_THEN_COUNT}
-
-_SIGNAL = {"classname": "Signal", "is_readable": True, "is_movable": True, "is_flyable": False}
-DEVICES = {
-    "det1": {
-        "classname": "SynGauss",
-        "is_readable": True,
-        "is_movable": False,
-        "is_flyable": False,
-        "components": {"Imax": _SIGNAL, "val": {**_SIGNAL, "classname": "SynSignal"}},
-    },
-    "det2": {"classname": "SynGauss", "is_readable": True, "is_movable": False},
-    "motor": {"classname": "SynAxis", "is_movable": True, "components": {"setpoint": _SIGNAL}},
-    "motor1": {"classname": "SynAxis", "is_movable": True},
-    "motor2": {"classname": "SynAxis", "is_movable": True},
-}
-
-
 def plan(args: str = "", kwargs: str = "", meta: str = "", name: str = "count") -> EntryResult:
-    return parse_entry("plan", name, args, kwargs, meta, PLANS, DEVICES)
+    return parse_entry("plan", name, args, kwargs, meta)
 
 
 # ----- valid items -------------------------------------------------------------------------
@@ -144,14 +112,8 @@ def test_mv_accepts_any_keyword_through_var_keyword() -> None:
     assert r.errors == {} and r.item["kwargs"] == {"timeout": 10, "wait": True}
 
 
-def test_dotted_component_device_is_known() -> None:
-    assert plan('[["det1.val", "motor.setpoint"]]').errors == {}
-    assert plan('[["det1.nope"]]').errors == {"args": "detectors: unknown device 'det1.nope'"}
-    assert plan('[["det2.val"]]').errors == {"args": "detectors: unknown device 'det2.val'"}
-
-
 def test_instruction_queue_stop() -> None:
-    r = parse_entry("instruction", "queue_stop", "", "", "", PLANS, DEVICES)
+    r = parse_entry("instruction", "queue_stop", "", "", "")
     assert r.item == {"item_type": "instruction", "name": "queue_stop"}
 
 
@@ -176,25 +138,8 @@ def test_without_plans_allowed_any_plan_name_is_accepted() -> None:
          {"kwargs": "kwargs: line 1, column 2: object keys must be strings"}),
         ({"args": '[["det1"]]', "meta": "[1]"}, {"meta": "meta: must be a JSON object"}),
         ({"args": '[["det1"]]', "meta": '"x"'}, {"meta": "meta: must be a JSON object"}),
-        ({"name": "cont"}, {"name": "name: 'cont' is not an allowed plan (did you mean 'count'?)"}),
-        ({"name": "zzz"}, {"name": "name: 'zzz' is not an allowed plan"}),
         ({"name": "  "}, {"name": "name: enter a plan name"}),
         ({"name": "my plan"}, {"name": "name: 'my plan' contains spaces; plan names have none"}),
-        ({}, {"args": "missing required parameter 'detectors'"}),
-        ({"kwargs": '{"num": 3}'}, {"args": "missing required parameter 'detectors'"}),
-        ({"args": '[["det1"]]', "kwargs": '{"nmu": 3}'},
-         {"kwargs": "kwargs: 'nmu' is not a parameter of count (did you mean 'num'?)"}),
-        ({"args": '[["det1"]]', "kwargs": '{"detectors": ["det2"]}'},
-         {"kwargs": "kwargs: 'detectors' is already given in args"}),
-        ({"args": '[["det1"], 1, 0, 9]'},
-         {"args": "args: too many values; count takes at most 3 (detectors, num, delay)"}),
-        ({"args": '[["no_such_det"]]'}, {"args": "detectors: unknown device 'no_such_det'"}),
-        ({"kwargs": '{"detectors": ["det1", "no_such_det"]}'},
-         {"kwargs": "detectors: unknown device 'no_such_det'"}),
-        ({"name": "scan", "args": '[["det1"], "no_motor", 1, 2]'},
-         {"args": "args: unknown device 'no_motor'"}),
-        ({"name": "move_then_count", "args": '[["motor3"]]'},
-         {"args": "motors: 'motor3' is not one of motor1, motor2"}),
     ],
 )  # fmt: skip
 def test_error_messages(fields: dict[str, str], expected: dict[str, str]) -> None:
@@ -205,13 +150,13 @@ def test_error_messages(fields: dict[str, str], expected: dict[str, str]) -> Non
 
 
 def test_errors_are_ordered_by_field_and_item_is_none() -> None:
-    r = parse_entry("plan", "cont", "[", "{", "1", PLANS, DEVICES)
+    r = parse_entry("plan", "my plan", "[", "{", "1")
     assert list(r.errors) == ["name", "args", "kwargs", "meta"]
     assert r.first_error == r.errors["name"] and r.item is None
 
 
 def test_instruction_errors() -> None:
-    r = parse_entry("instruction", "count", "", "", "", PLANS)
+    r = parse_entry("instruction", "count", "", "", "")
     assert r.errors == {
         "name": "name: 'count' is not an instruction (the only instruction is 'queue_stop')"
     }
@@ -221,30 +166,6 @@ def test_instruction_errors() -> None:
         "kwargs": "kwargs: the queue_stop instruction takes no parameters",
     }
     assert parse_entry("function", "f", "", "", "").errors["item_type"].startswith("item_type:")
-
-
-def test_device_check_only_with_devices_allowed() -> None:
-    r = parse_entry("plan", "count", '[["anything"]]', "", "", PLANS, None)
-    assert r.errors == {}
-    r = parse_entry("plan", "count", '[["det1"]]', "", "", PLANS, {})
-    assert r.errors == {"args": "detectors: unknown device 'det1'"}
-
-
-def test_positional_only_parameter_cannot_be_a_keyword() -> None:
-    spec = {"name": "p", "parameters": [_param("x", "POSITIONAL_ONLY")]}
-    assert parse_entry("plan", "p", "[1]", "", "", {"p": spec}).errors == {}
-    r = parse_entry("plan", "p", "", '{"x": 1}', "", {"p": spec})
-    assert r.errors == {
-        "args": "missing required parameter 'x'",
-        "kwargs": "kwargs: 'x' can only be given in args",
-    }
-
-
-def test_required_keyword_only_is_reported_on_kwargs() -> None:
-    spec = {"name": "p", "parameters": [_param("k", "KEYWORD_ONLY")]}
-    assert parse_entry("plan", "p", "", "", "", {"p": spec}).errors == {
-        "kwargs": "missing required parameter 'k'"
-    }
 
 
 # ----- literal conveniences and safety ------------------------------------------------------
@@ -315,29 +236,6 @@ def test_unicode_and_multiline() -> None:
 
 
 # ----- item -> texts, signature -------------------------------------------------------------
-def test_item_to_entry_texts_round_trip() -> None:
-    item = {
-        "item_type": "plan",
-        "name": "count",
-        "args": [["det1", "det2"]],
-        "kwargs": {"num": 10, "delay": 0.5, "md": {"sample": "A long sample name", "x": [1, 2]}},
-        "meta": {"operator": "alice"},
-        "item_uid": "u1",
-        "user": "alice",
-    }
-    name, args, kwargs, meta = item_to_entry_texts(item)
-    assert (name, args) == ("count", '[["det1", "det2"]]')
-    assert kwargs.startswith("{\n") and '  "num": 10,' in kwargs  # long: one entry per line
-    r = parse_entry("plan", name, args, kwargs, meta, PLANS, DEVICES)
-    assert r.item == {k: item[k] for k in ("item_type", "name", "args", "kwargs", "meta")}
-    assert item_to_entry_texts({"name": "queue_stop", "item_type": "instruction"}) == (
-        "queue_stop",
-        "",
-        "",
-        "",
-    )
-
-
 def test_plan_signature_hint() -> None:
     assert (
         plan_signature_hint(COUNT)
@@ -386,20 +284,11 @@ def _equal(a: Any, b: Any) -> bool:
     args=_TEXT,
     kwargs=_TEXT,
     meta=_TEXT,
-    with_plans=st.booleans(),
 )
 def test_any_text_never_raises(
-    item_type: str, name: str, args: str, kwargs: str, meta: str, with_plans: bool
+    item_type: str, name: str, args: str, kwargs: str, meta: str
 ) -> None:
-    r = parse_entry(
-        item_type,
-        name,
-        args,
-        kwargs,
-        meta,
-        PLANS if with_plans else None,
-        DEVICES if with_plans else None,
-    )
+    r = parse_entry(item_type, name, args, kwargs, meta)
     assert isinstance(r.errors, dict) and all(isinstance(v, str) and v for v in r.errors.values())
     assert (r.item is None) == bool(r.errors)
     if r.item is not None:
@@ -416,15 +305,7 @@ def test_json_and_python_spellings_parse_to_the_same_value(value: Any) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    plans=st.dictionaries(st.sampled_from(["count", "p"]), _JSON, max_size=2),
-    devices=_JSON,
-    args=_TEXT,
-    kwargs=_TEXT,
-)
-def test_malformed_plans_and_devices_never_raise(
-    plans: Any, devices: Any, args: str, kwargs: str
-) -> None:
-    parse_entry("plan", "count", args, kwargs, "", plans, devices)
+@given(plans=st.dictionaries(st.sampled_from(["count", "p"]), _JSON, max_size=2))
+def test_malformed_plans_never_break_the_signature_hint(plans: Any) -> None:
     for spec in plans.values():
         assert isinstance(plan_signature_hint(spec), str)
