@@ -64,7 +64,7 @@ class Instrumentation:
         s = window.session
         s.status_changed.connect(self._on_status)
         s.message.connect(self._on_message)
-        transport = s.api.transport
+        transport = s._api.transport
         original = transport.request
 
         async def counting(method, params, **kw):

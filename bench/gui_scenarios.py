@@ -232,7 +232,7 @@ class GuiProbe(Instrumentation):
         moment: the raw one shows what the serial server itself forces."""
         s = self.window.session
         hm = self.window.history_view.model
-        transport = s.api.transport
+        transport = s._api.transport
         shown, urgent_gui, urgent_raw, windows, from_reply = [], [], [], [], []
         raw = OtherClient(self.args.control_addr)
         resets0 = self.resets["history"]
@@ -254,7 +254,7 @@ class GuiProbe(Instrumentation):
                 await asyncio.sleep(0.3)
                 fut_raw = in_thread(raw.request, "status")
                 t_u0 = time.monotonic()
-                await s.api.send_request(method="status")
+                await s._api.send_request(method="status")
                 urgent_gui.append(time.monotonic() - t_u0)
                 _, rs, rr = await fut_raw
                 urgent_raw.append(rr - rs)
