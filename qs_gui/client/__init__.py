@@ -7,6 +7,9 @@ exceptions) without depending on it.
 from .api import READ_ONLY_METHODS, REManagerAPI
 from .exceptions import (
     ClientClosedError,
+    HTTPClientError,
+    HTTPRequestError,
+    HTTPServerError,
     ReadOnlyError,
     RequestFailedError,
     RequestParameterError,
@@ -16,10 +19,14 @@ from .exceptions import (
 )
 from .items import BFunc, BInst, BItem, BPlan
 from .monitor import CONSOLE_TOPIC, STATUS_TOPIC, InfoMessage, InfoMonitor
+from .protocols import Protocols
+from .stream_monitors import ConsoleMonitor, SystemInfoMonitor
+from .waiting import WaitMonitor
 
 __all__ = [
-    "BFunc", "BInst", "BItem", "BPlan", "CONSOLE_TOPIC", "ClientClosedError", "InfoMessage",
-    "InfoMonitor", "READ_ONLY_METHODS", "REManagerAPI", "ReadOnlyError", "RequestFailedError",
-    "RequestParameterError", "RequestTimeoutError", "STATUS_TOPIC", "WaitCancelError",
-    "WaitTimeoutError",
+    "BFunc", "BInst", "BItem", "BPlan", "CONSOLE_TOPIC", "ClientClosedError", "ConsoleMonitor",
+    "HTTPClientError", "HTTPRequestError", "HTTPServerError", "InfoMessage", "InfoMonitor",
+    "Protocols", "READ_ONLY_METHODS", "REManagerAPI", "ReadOnlyError", "RequestFailedError",
+    "RequestParameterError", "RequestTimeoutError", "STATUS_TOPIC", "SystemInfoMonitor",
+    "WaitCancelError", "WaitMonitor", "WaitTimeoutError",
 ]

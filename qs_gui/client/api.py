@@ -1,8 +1,9 @@
 """``REManagerAPI``: the asyncio RE Manager client with the reference client's contract.
 
 Same method names, parameters, return dicts and exceptions as
-``bluesky_queueserver_api.zmq.aio.REManagerAPI``, but: constructible before the loop runs, no
-background tasks or timers, caller bugs are not reported as timeouts, bulk requests get a timeout
+``bluesky_queueserver_api.zmq.aio.REManagerAPI`` (its own test suite runs against this class:
+tests/reference), but: constructible before the loop runs, no background tasks or timers unless
+a monitor is enabled, caller bugs are not reported as timeouts, bulk requests get a timeout
 scaled to the item counts in the last status, and a read-only mode refuses mutating calls before
 anything is sent.
 
@@ -19,11 +20,14 @@ import asyncio
 import copy
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from .exceptions import (
     ClientClosedError,
+    HTTPClientError,
+    HTTPRequestError,
+    HTTPServerError,
     ReadOnlyError,
     RequestFailedError,
     RequestParameterError,
@@ -32,10 +36,12 @@ from .exceptions import (
     WaitTimeoutError,
 )
 from .jsonstream import Reuse
-from .monitor import InfoMonitor
 from .params import RE_RUNS_OPTIONS, RequestBuilder
+from .protocols import AuthorizationMethods, Protocols
 from .reply_cache import ReplyCache, item_uid_key
+from .stream_monitors import ClientMonitors
 from .transport import Transport, TransportTimeout, ZMQTransport, validate_curve_key
+from .waiting import WaitMethods
 
 DEFAULT_CONTROL_ADDR = "tcp://localhost:60615"
 DEFAULT_INFO_ADDR = "tcp://localhost:60625"
@@ -55,9 +61,14 @@ def is_success(response: Any) -> bool:
     return not isinstance(response, str) and hasattr(response, "__iter__")
 
 
-class REManagerAPI(RequestBuilder):
+class REManagerAPI(RequestBuilder, WaitMethods, ClientMonitors):
     """Asyncio client for the RE Manager 0MQ control socket."""
 
+    Protocols = Protocols
+    AuthorizationMethods = AuthorizationMethods
+    HTTPRequestError = HTTPRequestError
+    HTTPClientError = HTTPClientError
+    HTTPServerError = HTTPServerError
     RequestParameterError = RequestParameterError
     RequestTimeoutError = RequestTimeoutError
     RequestFailedError = RequestFailedError
@@ -103,13 +114,18 @@ class REManagerAPI(RequestBuilder):
         # history_get: items equal to the previous reply's are handed back as those objects
         self._reuse: dict[str, Reuse] = (
             {"history": Reuse(item_uid_key)} if reuse_unchanged_items else {})
-        self._monitors: list[InfoMonitor] = []
+        self._init_monitors(
+            console={"poll_timeout": console_monitor_poll_timeout,
+                     "max_msgs": console_monitor_max_msgs,
+                     "max_lines": console_monitor_max_lines},
+            system_info={"poll_timeout": system_info_monitor_poll_timeout,
+                         "max_msgs": system_info_monitor_max_msgs})
         self._closed = False
 
     # -- properties -------------------------------------------------------------------------
     @property
-    def protocol(self) -> str:
-        return "ZMQ"
+    def protocol(self) -> Protocols:
+        return Protocols.ZMQ
 
     @property
     def request_fail_exceptions_enabled(self) -> bool:
@@ -146,11 +162,11 @@ class REManagerAPI(RequestBuilder):
         if self._read_only and method not in READ_ONLY_METHODS:
             raise ReadOnlyError(f"Read-only (monitor) mode: {method!r} was not sent")
         request = {"method": method, "params": params}
-        extra = {"reuse": reuse} if reuse is not None and getattr(
-            self._transport, "supports_reuse", False) else {}
+        if not self._transport.supports_reuse:
+            reuse = None
         try:
             response, raw = await self._transport.request(method, params or {}, timeout=timeout,
-                                                          **extra)
+                                                          reuse=reuse)
         except TransportTimeout as ex:
             raise RequestTimeoutError(ex, request) from ex
         if self._request_fail_exceptions and not is_success(response):
@@ -188,12 +204,8 @@ class REManagerAPI(RequestBuilder):
         return response
 
     async def _decode_async(self, raw: bytes, reuse: Reuse | None = None) -> Any:
-        decode_async = getattr(self._transport, "decode_async", None)
-        if decode_async is not None:
-            if reuse is not None and getattr(self._transport, "supports_reuse", False):
-                return await decode_async(raw, reuse)
-            return await decode_async(raw)
-        return self._transport.decode(raw)
+        transport = self._transport
+        return await transport.decode_async(raw, reuse if transport.supports_reuse else None)
 
     # -- status -----------------------------------------------------------------------------
     def update_status(self, status: Mapping[str, Any]) -> None:
@@ -235,23 +247,6 @@ class REManagerAPI(RequestBuilder):
 
     async def config_get(self) -> dict[str, Any]:
         return await self.send_request(method="config_get")
-
-    async def wait_for_condition(self, condition: Callable[[dict], bool], *,
-                                 timeout: float = 600.0) -> None:
-        """Poll status every ``status_polling_period`` until ``condition(status)`` holds."""
-
-        deadline = time.monotonic() + timeout
-        while True:
-            status = await self._status(reload=True)
-            if condition(status):
-                return
-            if time.monotonic() >= deadline:
-                raise WaitTimeoutError("Timeout while waiting for condition")
-            await asyncio.sleep(min(self._status_polling_period,
-                                    max(0.0, deadline - time.monotonic())))
-
-    async def wait_for_idle(self, *, timeout: float = 600.0) -> None:
-        await self.wait_for_condition(lambda s: s.get("manager_state") == "idle", timeout=timeout)
 
     # -- queue items ------------------------------------------------------------------------
     async def item_add(self, item, *, pos=None, before_uid=None, after_uid=None, user=None,
@@ -479,17 +474,9 @@ class REManagerAPI(RequestBuilder):
     async def unlock(self, lock_key=None) -> dict[str, Any]:
         return await self._mutate("unlock", self._prepare_unlock(lock_key=lock_key))
 
-    # -- monitors and lifecycle -------------------------------------------------------------
-    def info_monitor(self, *, topics: tuple[str, ...] = ("QS_Info", "QS_Console")) -> InfoMonitor:
-        """A subscriber to the info socket (status pushes and console); closed with the API."""
-        monitor = InfoMonitor(self._zmq_info_addr, topics=topics, encoding=self._zmq_encoding)
-        self._monitors.append(monitor)
-        return monitor
-
+    # -- lifecycle ---------------------------------------------------------------------------
     async def close(self) -> None:
         """Release every socket and context this client created."""
         self._closed = True
-        for monitor in self._monitors:
-            monitor.close()
-        self._monitors.clear()
+        self._close_monitors()
         self._transport.close()

@@ -6,6 +6,11 @@ catches the same classes, and keeps three kinds of failure apart (as httpx does)
     Exception
      ├─ RequestParameterError        a bad argument detected before anything is sent
      ├─ RequestFailedError           the server replied ``success: False`` (.request, .response)
+     ├─ HTTPError                    (HTTP transport; the reference derives these from httpx)
+     │   ├─ HTTPRequestError         the HTTP request could not be made
+     │   └─ HTTPStatusError          an error status (.request, .response)
+     │       ├─ HTTPClientError      4xx
+     │       └─ HTTPServerError      5xx
      ├─ OSError
      │   └─ TimeoutError
      │       ├─ RequestTimeoutError  no reply in time / communication failure (.request)
@@ -14,6 +19,10 @@ catches the same classes, and keeps three kinds of failure apart (as httpx does)
      └─ RuntimeError
          ├─ ReadOnlyError            a mutating call on a read-only (monitor mode) client
          └─ ClientClosedError        a call after ``close()``
+
+The HTTP classes keep the reference's tree (request errors apart from status errors, both under
+one base) without importing httpx, which qs-gui does not depend on: the 0MQ client never raises
+them, and code written against the reference can name them in ``except`` clauses.
 
 Caller bugs (unserialisable parameters, wrong argument types) raise ``TypeError``/``ValueError``
 and never masquerade as timeouts.
@@ -45,6 +54,34 @@ class RequestFailedError(Exception):
         self.request = request
         self.response = response
         super().__init__(f"Request failed: {msg or '(no error message)'}")
+
+
+class HTTPError(Exception):
+    """Base of the HTTP errors (``httpx.HTTPError`` in the reference)."""
+
+    def __init__(self, message: str, *, request: Any = None):
+        super().__init__(message)
+        self.request = request
+
+
+class HTTPRequestError(HTTPError):
+    """The HTTP request could not be sent or answered (no status code)."""
+
+
+class HTTPStatusError(HTTPError):
+    """The HTTP server answered with an error status."""
+
+    def __init__(self, message: str, *, request: Any = None, response: Any = None):
+        super().__init__(message, request=request)
+        self.response = response
+
+
+class HTTPClientError(HTTPStatusError):
+    """A 4xx status."""
+
+
+class HTTPServerError(HTTPStatusError):
+    """A 5xx status."""
 
 
 class WaitTimeoutError(TimeoutError):

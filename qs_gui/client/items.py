@@ -14,12 +14,25 @@ from typing import Any, ClassVar
 _OPTIONAL_KEYS = ("args", "kwargs", "meta")
 
 
+def _foreign_item(obj: Any) -> Mapping[str, Any] | None:
+    """The dict of an item object that is not ours but has the item interface (``to_dict()``,
+    e.g. the reference client's BPlan), else None."""
+    if isinstance(obj, (BItem, Mapping)):
+        return None
+    to_dict = getattr(obj, "to_dict", None)
+    item_dict = to_dict() if callable(to_dict) else None
+    return item_dict if isinstance(item_dict, Mapping) else None
+
+
 class BItem:
     """A queue item: a plan, an instruction or a function."""
 
     _recognized_item_types: ClassVar[tuple[str, ...]] = ("plan", "instruction", "function")
 
     def __init__(self, *args: Any, **kwargs: Any):
+        foreign = _foreign_item(args[0]) if len(args) == 1 and not kwargs else None
+        if foreign is not None:
+            args = (foreign,)
         if len(args) == 1 and not kwargs and isinstance(args[0], Mapping):
             self._item_dict = self._validate_item_dict(args[0])
         elif len(args) == 1 and not kwargs and isinstance(args[0], BItem):
@@ -190,6 +203,8 @@ class BItem:
         return item_dict
 
     def from_dict(self, item_dict: BItem | Mapping[str, Any]) -> None:
+        """Replace the contents with ``item_dict`` (also an item object with ``to_dict()``)."""
+        item_dict = _foreign_item(item_dict) or item_dict
         if isinstance(item_dict, BItem):
             new = item_dict.to_dict()
         elif isinstance(item_dict, Mapping):
@@ -223,6 +238,9 @@ class _BItemSpecialized(BItem):
     _class_item_type: ClassVar[str] = ""
 
     def __init__(self, *args: Any, **kwargs: Any):
+        foreign = _foreign_item(args[0]) if len(args) == 1 and not kwargs else None
+        if foreign is not None:
+            args = (foreign,)
         source = args[0] if len(args) == 1 and not kwargs else None
         if isinstance(source, Mapping):
             if "item_type" not in source:

@@ -21,10 +21,17 @@ RE_RUNS_OPTIONS = (None, "active", "open", "closed")
 
 
 def _item_to_dict(item: Any) -> dict[str, Any]:
+    """A queue item as a dict: ours, a mapping, or anything with the item interface
+    (``to_dict()``: the reference's BItem/BPlan/BInst/BFunc, say)."""
     if isinstance(item, BItem):
         return item.to_dict()
     if isinstance(item, Mapping):
         return dict(item).copy()
+    to_dict = getattr(item, "to_dict", None)
+    if callable(to_dict):
+        item_dict = to_dict()
+        if isinstance(item_dict, Mapping):
+            return dict(item_dict)
     raise TypeError(f"Incorrect item type {type(item)!r}. Expected type: 'BItem' or 'dict'")
 
 

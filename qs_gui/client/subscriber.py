@@ -26,6 +26,8 @@ from typing import Generic, TypeVar
 import zmq
 import zmq.asyncio
 
+from .zmq_sockets import SocketSet
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -41,7 +43,7 @@ class Subscriber(Generic[T]):
         self._subscriptions = tuple(subscriptions)
         self._rcvhwm = rcvhwm
         self._max_message_size = int(max_message_size)
-        self._ctx: zmq.asyncio.Context | None = None
+        self._zmq = SocketSet(self)  # closes the socket if this is dropped unclosed
         self._socket: zmq.asyncio.Socket | None = None
         self._sync: zmq.Socket | None = None  # shadow of _socket for non-blocking reads
         self._closed = False
@@ -80,10 +82,7 @@ class Subscriber(Generic[T]):
         if self._closed:
             raise self._closed_error()
         if self._socket is None:
-            self._ctx = zmq.asyncio.Context()
-            self._ctx.setsockopt(zmq.LINGER, 0)
-            sock = self._ctx.socket(zmq.SUB)
-            sock.setsockopt(zmq.LINGER, 0)
+            sock = self._zmq.socket(zmq.SUB)
             sock.setsockopt(zmq.RCVHWM, self._rcvhwm)
             sock.setsockopt(zmq.RECONNECT_IVL, 100)
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
@@ -104,12 +103,8 @@ class Subscriber(Generic[T]):
         """Close the socket and context; a pending ``next`` ends with None or ZMQError."""
         self._closed = True
         self._sync = None
-        if self._socket is not None:
-            self._socket.close(linger=0)
-            self._socket = None
-        if self._ctx is not None:
-            self._ctx.destroy(linger=0)
-            self._ctx = None
+        self._socket = None
+        self._zmq.close()
 
     # -- reading --------------------------------------------------------------------------------
     async def next(self, timeout: float | None = None) -> T | None:

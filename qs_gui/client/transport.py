@@ -37,6 +37,7 @@ import zmq.utils.z85
 
 from .exceptions import ClientClosedError
 from .jsonstream import SMALL, Reuse, loads_async
+from .zmq_sockets import SocketSet
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +65,43 @@ class TransportTimeout(Exception):
 
 
 class Transport(Protocol):
-    """What the API layer needs from a transport (a fake one is used in unit tests)."""
+    """Everything the API layer and the session use of a transport, and nothing else.
+
+    :class:`ZMQTransport` implements it for the RE Manager's control socket; an HTTP transport
+    (bluesky-httpserver) implements the same contract, and so does the fake in the unit tests.
+    A transport sends one request and returns the decoded reply with its raw bytes; it never
+    retries (a lost reply may have been applied) and reports every failure to communicate as
+    :class:`TransportTimeout`.
+    """
+
+    #: the default reply timeout (seconds); the session derives its poll timeouts from it
+    timeout_recv: float
+    #: whether ``request``/``decode_async`` accept ``reuse`` (items of an earlier, unchanged
+    #: reply are reused instead of decoded again)
+    supports_reuse: bool
+
+    @property
+    def in_flight(self) -> tuple[str, float] | None:
+        """(method, monotonic start) of a request awaiting its reply, None when idle: the
+        session judges liveness from it instead of queueing a poll behind a slow request."""
+
+    @property
+    def closed(self) -> bool: ...
 
     async def request(self, method: str, params: Mapping[str, Any], *,
-                      timeout: float | None = None) -> tuple[Any, bytes]: ...
+                      timeout: float | None = None,
+                      reuse: Reuse | None = None) -> tuple[Any, bytes]:
+        """(decoded reply, raw bytes); TransportTimeout on any communication failure,
+        TypeError/ValueError for parameters that cannot be encoded (nothing sent then)."""
 
-    def decode(self, raw: bytes) -> Any: ...
+    def decode(self, raw: bytes) -> Any:
+        """Decode a reply kept as raw bytes (the reply cache), at once."""
 
-    def close(self) -> None: ...
+    async def decode_async(self, raw: bytes, reuse: Reuse | None = None) -> Any:
+        """Decode a possibly huge reply without blocking the event loop for long."""
+
+    def close(self) -> None:
+        """Close the connection at once (linger 0); later requests fail."""
 
 
 def validate_curve_key(key: str) -> str:
@@ -157,7 +187,7 @@ class ZMQTransport:
         self.public_key = validate_curve_key(public_key) if public_key else None
         self.codec = Codec(encoding)
         self.bulk_lane = bool(bulk_lane)
-        self._ctx: zmq.asyncio.Context | None = None
+        self._zmq = SocketSet(self)  # closes the sockets if this is dropped unclosed
         self._main = _Lane("main")
         self._bulk = _Lane("bulk") if self.bulk_lane else self._main
         self._idle: list[zmq.asyncio.Socket] = []  # connected REQ sockets not in use
@@ -182,11 +212,7 @@ class ZMQTransport:
 
     # -- socket lifecycle -------------------------------------------------------------------
     def _open_socket(self) -> zmq.asyncio.Socket:
-        if self._ctx is None:
-            self._ctx = zmq.asyncio.Context()
-            self._ctx.setsockopt(zmq.LINGER, 0)  # term() must never wait on a stuck socket
-        sock = self._ctx.socket(zmq.REQ)
-        sock.setsockopt(zmq.LINGER, 0)
+        sock = self._zmq.socket(zmq.REQ)
         sock.setsockopt(zmq.SNDTIMEO, int(self.timeout_send * 1000))
         if self.public_key:
             client_public, client_secret = zmq.curve_keypair()
@@ -207,21 +233,14 @@ class ZMQTransport:
         if healthy and not self._closed:
             self._idle.append(sock)
         else:  # a REQ socket that missed its reply is stuck: never reuse it
-            sock.close(linger=0)
-
-    def _drop_socket(self) -> None:
-        for sock in [*self._idle, *self._busy]:
-            sock.close(linger=0)
-        self._idle.clear()
-        self._busy.clear()
+            self._zmq.discard(sock)
 
     def close(self) -> None:
         """Release the sockets and the context; later requests raise ClientClosedError."""
         self._closed = True
-        self._drop_socket()
-        if self._ctx is not None:
-            self._ctx.destroy(linger=0)
-            self._ctx = None
+        self._idle.clear()
+        self._busy.clear()
+        self._zmq.close()
 
     @property
     def closed(self) -> bool:
@@ -280,7 +299,8 @@ class ZMQTransport:
                     await asyncio.wait_for(sock.send(data, copy=False), timeout)
                 except asyncio.TimeoutError:
                     raise TransportTimeout(
-                        f"could not send to {self.address} within {timeout:g} s") from None
+                        f"could not send to {self.address} within {timeout:g} s "
+                        "(timeout occurred)") from None
                 while True:
                     remaining = max(0.0, deadline - time.monotonic())
                     if await sock.poll(int(remaining * 1000), zmq.POLLIN):
@@ -288,7 +308,7 @@ class ZMQTransport:
                     busy = self._server_busy_until(lane, sent)
                     if busy is None or busy + timeout <= time.monotonic():
                         raise TransportTimeout(
-                            f"no reply from {self.address} within {timeout:g} s")
+                            f"no reply from {self.address} within {timeout:g} s (timeout occurred)")
                     deadline = busy + timeout  # the server was serving our bulk request
                 frame = await sock.recv(copy=False)  # sized before it is copied
                 healthy = True

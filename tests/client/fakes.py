@@ -14,7 +14,8 @@ from qs_gui.client.transport import Codec, TransportTimeout
 
 
 class FakeTransport:
-    """Maps (method, params) to a reply with a handler; records every request."""
+    """Maps (method, params) to a reply with a handler; records every request. Implements the
+    whole ``Transport`` protocol (qs_gui.client.transport)."""
 
     def __init__(self, handler: Callable[[str, dict], Any], latency: float = 0.0,
                  timeout_recv: float = 2.0):
@@ -26,7 +27,9 @@ class FakeTransport:
         self.codec = Codec("json")
         self.closed = False
 
-    async def request(self, method, params, *, timeout=None):
+    supports_reuse = False  # replies are decoded whole, like a transport without the cache
+
+    async def request(self, method, params, *, timeout=None, reuse=None):
         self.codec.encode({"method": method, "params": dict(params)})  # same caller-bug checks
         self.requests.append((method, dict(params), timeout))
         if self.latency:
@@ -38,6 +41,9 @@ class FakeTransport:
         return json.loads(raw), raw
 
     def decode(self, raw):
+        return json.loads(raw)
+
+    async def decode_async(self, raw, reuse=None):
         return json.loads(raw)
 
     def close(self):

@@ -74,3 +74,42 @@ def test_to_dict_is_a_deep_copy_and_drops_empty():
     assert "kwargs" not in d and "meta" not in d
     item.meta = {"sample": "Si"}
     assert item.to_dict()["meta"] == {"sample": "Si"}
+
+
+def test_reference_items_are_accepted_everywhere():
+    """Items built with the reference's classes (or anything with ``to_dict()``) work as ours."""
+    import asyncio
+
+    from qs_gui.client import REManagerAPI
+
+    from .fakes import FakeTransport
+
+    theirs = ref_item.BPlan("count", ["det1"], num=3)
+    assert BItem(theirs) == BPlan(theirs) == BPlan("count", ["det1"], num=3)
+    with pytest.raises(ValueError):
+        BInst(theirs)
+    item = BPlan("count")
+    item.from_dict(theirs)
+    assert item.to_dict() == theirs.to_dict()
+
+    class Duck:
+        def to_dict(self):
+            return {"item_type": "instruction", "name": "queue_stop"}
+
+    transport = FakeTransport(lambda method, params: {"success": True, "msg": ""})
+    rm = REManagerAPI(transport=transport)
+
+    async def calls():
+        await rm.item_add(theirs)
+        await rm.item_add_batch([theirs, Duck(), {"item_type": "plan", "name": "count"}])
+        await rm.item_execute(ref_item.BInst("queue_stop"))
+        await rm.function_execute(ref_item.BFunc("function_sleep", 1))
+        with pytest.raises(TypeError, match="Incorrect item type"):
+            await rm.item_add(object())
+
+    asyncio.run(calls())
+    sent = [params for _, params, _ in transport.requests]
+    assert sent[0]["item"] == theirs.to_dict()
+    assert [i["name"] for i in sent[1]["items"]] == ["count", "queue_stop", "count"]
+    assert sent[2]["item"] == {"item_type": "instruction", "name": "queue_stop"}
+    assert sent[3]["item"] == {"item_type": "function", "name": "function_sleep", "args": [1]}

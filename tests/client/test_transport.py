@@ -176,3 +176,23 @@ def test_oversized_reply_to_a_small_request_is_refused_unread():
             await rm.close()
 
     run(scenario())
+
+
+def test_transports_implement_the_whole_protocol() -> None:
+    """Every member of the Transport protocol exists on the 0MQ transport and the test fake,
+    so nothing in the API or the session needs to probe a transport with getattr."""
+    from qs_gui.client.transport import Transport, ZMQTransport
+    from tests.client.fakes import FakeTransport
+
+    members = {name for name in vars(Transport) if not name.startswith("_")}
+    members |= set(Transport.__annotations__)
+    assert {"request", "decode", "decode_async", "close", "in_flight", "closed",
+            "timeout_recv", "supports_reuse"} <= members
+    zmq_transport = ZMQTransport("tcp://127.0.0.1:1")
+    fake = FakeTransport(lambda method, params: {"success": True})
+    try:
+        for transport in (zmq_transport, fake):
+            missing = [m for m in members if not hasattr(transport, m)]
+            assert not missing, (type(transport).__name__, missing)
+    finally:
+        zmq_transport.close()
