@@ -297,6 +297,11 @@ class ConnectionSupervisor:
             self._last_failure = "the client is closed"
             self.control_lost()
             return "failed"
+        except Exception as ex:  # a bug must not silently end the watchdog: say it, go on
+            logger.exception("status poll failed unexpectedly")
+            self._last_failure = f"internal error while polling: {ex!r}"
+            self.control_lost()
+            return "failed"
         self.control_ok()
         self._latencies.append(time.monotonic() - started)
         try:

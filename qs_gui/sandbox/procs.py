@@ -21,6 +21,9 @@ log = logging.getLogger("qs_gui.sandbox")
 HOST = "127.0.0.1"
 #: set in the environment of every process a sandbox starts (inherited by their children too)
 MARKER_ENV = "QS_GUI_SANDBOX"
+#: the RE Manager's and bluesky-httpserver's well-known ports (60610, 60615, 60625, and the
+#: reference test suite's 60616/60617): a sandbox leaves the whole block to real servers
+RESERVED_PORTS = range(60600, 60640)
 _ports_lock = threading.Lock()
 _ports_handed_out: set[int] = set()
 
@@ -52,7 +55,7 @@ def pick_ports(n: int) -> list[int]:
                 socks.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
                 socks[-1].bind((HOST, 0))
                 port = socks[-1].getsockname()[1]
-                if port not in _ports_handed_out:
+                if port not in _ports_handed_out and port not in RESERVED_PORTS:
                     ports.append(port)
             _ports_handed_out.update(ports)
     finally:

@@ -21,7 +21,6 @@ import heapq
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +32,8 @@ from typing import Any
 
 import psutil
 import zmq
+
+from qs_gui.sandbox import pick_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -241,9 +242,9 @@ class RequestSpy:
         transport = api.transport
         original = transport.request
 
-        async def request(method, params, *, timeout=None):
+        async def request(method, params, **kwargs):
             self.sent.append((method, dict(params)))
-            return await original(method, params, timeout=timeout)
+            return await original(method, params, **kwargs)
 
         transport.request = request
 
@@ -267,9 +268,8 @@ Behaviour = Callable[[dict], "bytes | Late | None"]
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port, never one of the well-known queue-server ports."""
+    return pick_ports(1)[0]
 
 
 def dead_address() -> str:
