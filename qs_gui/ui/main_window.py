@@ -42,6 +42,8 @@ from .queue_view import QueueView
 from .status_panel import ConnectionIndicator, StatusPanel
 
 PREFERRED_SIZE = QSize(1600, 1000)
+#: platforms with no real screen: the window's layout is not saved from them
+HEADLESS_PLATFORMS = ("offscreen", "minimal")
 #: room left for the window manager's frame and title bar when the screen is the limit
 FRAME_ALLOWANCE = QSize(8, 48)
 
@@ -396,10 +398,13 @@ class MainWindow(QMainWindow):
             session_event.disconnect(handler)
         self._session_links = []
         self._gate_timer.stop()
+        # A smoke run's virtual 800x600 screen must not become the operator's layout.
+        keep_layout = QGuiApplication.platformName() not in HEADLESS_PLATFORMS
         if self.app_settings is not None:  # writes go through the no-secrets check
-            self.app_settings.set_window_layout(self.saveGeometry(), self.saveState())
+            if keep_layout:
+                self.app_settings.set_window_layout(self.saveGeometry(), self.saveState())
             self.app_settings.set_console_max_lines(self.console.console.max_lines())
-        elif self.settings is not None:
+        elif self.settings is not None and keep_layout:
             self.settings.setValue("window/geometry", self.saveGeometry())
             self.settings.setValue("window/state", self.saveState())
         super().closeEvent(event)

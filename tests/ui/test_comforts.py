@@ -32,6 +32,7 @@ from qs_gui.core.notify_rules import Kind, Notice, NotifyRules  # noqa: E402
 from qs_gui.core.profiles import AppSettings, Profile  # noqa: E402
 from qs_gui.core.session import Session  # noqa: E402
 from qs_gui.core.tracking import Execution  # noqa: E402
+from qs_gui.ui import main_window as main_window_module
 from qs_gui.ui.actions import SPECS, ActionRegistry  # noqa: E402
 from qs_gui.ui.help_dialogs import AboutDialog, ShortcutsDialog, show_about  # noqa: E402
 from qs_gui.ui.main_window import MainWindow  # noqa: E402
@@ -250,8 +251,10 @@ def test_qsettings_store_round_trip(tmp_path) -> None:
     assert again.console_max_lines(10_000) == 10_000
 
 
-def test_lock_panel_key_never_reaches_the_settings_file(qtbot, qloop, tmp_path) -> None:
+def test_lock_panel_key_never_reaches_the_settings_file(qtbot, qloop, tmp_path,
+                                                        monkeypatch) -> None:
     """Use the real window's lock panel, profile styling and layout saving; then read the file."""
+    monkeypatch.setattr(main_window_module, "HEADLESS_PLATFORMS", ())  # save as on a display
     path = tmp_path / "qs-gui.ini"
     qsettings = QSettings(str(path), QSettings.IniFormat)
     settings = AppSettings(QSettingsStore(qsettings))
@@ -273,6 +276,19 @@ def test_lock_panel_key_never_reaches_the_settings_file(qtbot, qloop, tmp_path) 
     assert b"window/geometry" in text or b"geometry" in text
     assert key.encode() not in text
     assert settings.audit([key]) == []
+
+
+def test_a_headless_run_does_not_save_the_layout(qtbot, qloop, tmp_path) -> None:
+    """Offscreen (smoke runs, tests) the virtual 800x600 screen must not become the layout."""
+    qsettings = QSettings(str(tmp_path / "qs-gui.ini"), QSettings.IniFormat)
+    session = Session(REManagerAPI(zmq_control_addr="tcp://127.0.0.1:9"))
+    window = MainWindow(session, settings=qsettings)
+    qtbot.addWidget(window)
+    window.show()
+    window.close()
+    run(qloop, session.stop())
+    qsettings.sync()
+    assert qsettings.value("window/geometry") is None
 
 
 # -- notifications --------------------------------------------------------------------------
