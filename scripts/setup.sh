@@ -30,6 +30,16 @@ if [ ${#need_debs[@]} -gt 0 ]; then
   fi
 fi
 
+# The reference client's own test suite (tests/reference) binds RE Managers on its fixed ports
+# 60615-60625. Keep the kernel from handing those out as ephemeral ports to other connections of
+# the same test run (one did, and every case failed with "ports in use"). Test machines only.
+reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
+if [ "$EXTRA" = "test" ] && [ -w "$reserved" ] && ! grep -q "60600-60639" "$reserved"; then
+  current="$(cat "$reserved")"
+  echo "[setup] reserving ports 60600-60639 (not handed out as ephemeral ports)"
+  echo "${current:+$current,}60600-60639" > "$reserved" || echo "[setup] could not reserve them" >&2
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating .venv with $("$PY" --version)"
   "$PY" -m venv .venv

@@ -48,7 +48,9 @@ def fixed_ports(wait: float = 1800.0) -> Iterator[None]:
         try:
             busy = [port for port in FIXED_PORTS if not port_is_free(port)]
             if busy:
-                raise RuntimeError(f"ports {busy} are in use: the reference suite needs them")
+                raise RuntimeError(
+                    f"ports {busy} are in use: the reference suite needs them (as root, "
+                    f"./scripts/setup.sh test reserves 60600-60639 from the ephemeral range)")
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
