@@ -21,7 +21,7 @@ from .harness import FloodPublisher, Heartbeat, RssSampler
 
 pytestmark = pytest.mark.server
 
-STALL_LIMIT = 0.100
+STALL_LIMIT = 0.250  # catches a freeze; the 100 ms bar is measured in bench/
 
 
 async def _watch(window, pub, beat, rss, expect: int, timeout: float, *, quiet: bool = False):

@@ -23,7 +23,7 @@ from .harness import Heartbeat, LoseOne, ThreadPeer
 pytestmark = pytest.mark.server
 
 TIMEOUT = 1.0  # the window's request timeout here (2 s by default): each case waits it once
-STALL_LIMIT = 0.100
+STALL_LIMIT = 0.250  # catches a freeze; the 100 ms bar is measured in bench/
 
 
 def window_via(qtbot, peer, sandbox, **kwargs):

@@ -24,7 +24,7 @@ from .harness import Heartbeat, Late, RequestSpy, RssSampler, ThreadPeer, dead_a
 
 pytestmark = pytest.mark.server
 
-STALL_LIMIT = 0.100
+STALL_LIMIT = 0.250  # catches a freeze; the 100 ms bar is measured in bench/
 READS = {"status", "queue_get", "history_get", "plans_allowed", "devices_allowed", "lock_info"}
 LONG_COUNT = {"item_type": "plan", "name": "count", "args": [["det1"]],
               "kwargs": {"num": 50, "delay": 0.1}}
