@@ -36,6 +36,7 @@ from .exceptions import (
     WaitTimeoutError,
 )
 from .jsonstream import Reuse
+from .monitor import InfoMonitor
 from .params import RE_RUNS_OPTIONS, RequestBuilder
 from .protocols import AuthorizationMethods, Protocols
 from .reply_cache import ReplyCache, item_uid_key
@@ -61,8 +62,9 @@ def is_success(response: Any) -> bool:
     return not isinstance(response, str) and hasattr(response, "__iter__")
 
 
-class REManagerAPI(RequestBuilder, WaitMethods, ClientMonitors):
-    """Asyncio client for the RE Manager 0MQ control socket."""
+class REManagerAPIBase(RequestBuilder, WaitMethods, ClientMonitors):
+    """Every RE Manager method, over whatever transport the subclass builds (0MQ here, HTTP in
+    :mod:`.http`): one copy of each method, as in the reference's ``API_Async_Mixin``."""
 
     Protocols = Protocols
     AuthorizationMethods = AuthorizationMethods
@@ -76,32 +78,15 @@ class REManagerAPI(RequestBuilder, WaitMethods, ClientMonitors):
     WaitCancelError = WaitCancelError
     ReadOnlyError = ReadOnlyError
 
-    def __init__(
-        self, *, zmq_control_addr: str | None = None, zmq_info_addr: str | None = None,
-        zmq_encoding: str | None = None, timeout_recv: float = 2.0, timeout_send: float = 0.5,
-        console_monitor_poll_timeout: float = 1.0, console_monitor_max_msgs: int = 10000,
-        console_monitor_max_lines: int = 1000, system_info_monitor_poll_timeout: float = 1.0,
-        system_info_monitor_max_msgs: int = 10000, zmq_public_key: str | None = None,
-        request_fail_exceptions: bool = True, status_expiration_period: float = 0.5,
-        status_polling_period: float = 1.0, loop: Any = None, read_only: bool = False,
-        transport: Transport | None = None, bulk_timeout_per_item: float = 2e-4,
-        reuse_unchanged_items: bool = False,
-    ):
-        super().__init__()
-        env = os.environ
-        self._zmq_control_addr = (zmq_control_addr or env.get("QSERVER_ZMQ_CONTROL_ADDRESS")
-                                  or DEFAULT_CONTROL_ADDR)
-        self._zmq_info_addr = (zmq_info_addr or env.get("QSERVER_ZMQ_INFO_ADDRESS")
-                               or DEFAULT_INFO_ADDR)
-        self._zmq_encoding = zmq_encoding or "json"
-        public_key = zmq_public_key or env.get("QSERVER_ZMQ_PUBLIC_KEY") or None
-        if public_key:
-            validate_curve_key(public_key)
-        self._zmq_public_key = public_key
+    _transport: Transport
+
+    def _init_api(self, *, transport: Transport, timeout_recv: float,
+                  request_fail_exceptions: bool, status_expiration_period: float,
+                  status_polling_period: float, read_only: bool, bulk_timeout_per_item: float,
+                  reuse_unchanged_items: bool, console: dict[str, Any],
+                  system_info: dict[str, Any]) -> None:
         self._timeout_recv = float(timeout_recv)
-        self._transport: Transport = transport or ZMQTransport(
-            self._zmq_control_addr, timeout_recv=timeout_recv, timeout_send=timeout_send,
-            public_key=public_key, encoding=self._zmq_encoding)
+        self._transport = transport
         self._request_fail_exceptions = bool(request_fail_exceptions)
         self._status_expiration_period = float(status_expiration_period)
         self._status_polling_period = float(status_polling_period)
@@ -114,18 +99,18 @@ class REManagerAPI(RequestBuilder, WaitMethods, ClientMonitors):
         # history_get: items equal to the previous reply's are handed back as those objects
         self._reuse: dict[str, Reuse] = (
             {"history": Reuse(item_uid_key)} if reuse_unchanged_items else {})
-        self._init_monitors(
-            console={"poll_timeout": console_monitor_poll_timeout,
-                     "max_msgs": console_monitor_max_msgs,
-                     "max_lines": console_monitor_max_lines},
-            system_info={"poll_timeout": system_info_monitor_poll_timeout,
-                         "max_msgs": system_info_monitor_max_msgs})
+        self._init_monitors(console=console, system_info=system_info)
         self._closed = False
 
     # -- properties -------------------------------------------------------------------------
     @property
     def protocol(self) -> Protocols:
-        return Protocols.ZMQ
+        raise NotImplementedError
+
+    @property
+    def server_address(self) -> str:
+        """Where requests go (the control address or the gateway URI), for display."""
+        raise NotImplementedError
 
     @property
     def request_fail_exceptions_enabled(self) -> bool:
@@ -140,14 +125,6 @@ class REManagerAPI(RequestBuilder, WaitMethods, ClientMonitors):
     def read_only(self) -> bool:
         """Monitor mode: mutating requests raise ReadOnlyError and are never sent."""
         return self._read_only
-
-    @property
-    def zmq_control_addr(self) -> str:
-        return self._zmq_control_addr
-
-    @property
-    def zmq_info_addr(self) -> str:
-        return self._zmq_info_addr
 
     @property
     def transport(self) -> Transport:
@@ -165,13 +142,17 @@ class REManagerAPI(RequestBuilder, WaitMethods, ClientMonitors):
         if not self._transport.supports_reuse:
             reuse = None
         try:
-            response, raw = await self._transport.request(method, params or {}, timeout=timeout,
-                                                          reuse=reuse)
+            response, raw = await self._request(method, params or {}, timeout=timeout,
+                                                reuse=reuse)
         except TransportTimeout as ex:
             raise RequestTimeoutError(ex, request) from ex
         if self._request_fail_exceptions and not is_success(response):
             raise RequestFailedError(request, response)
         return response, raw
+
+    async def _request(self, method: str, params: Mapping[str, Any], *, timeout: float | None,
+                       reuse: Reuse | None) -> tuple[Any, bytes]:
+        return await self._transport.request(method, params, timeout=timeout, reuse=reuse)
 
     async def send_request(self, *, method: str, params: Mapping[str, Any] | None = None,
                            timeout: float | None = None) -> Any:
@@ -348,13 +329,13 @@ class REManagerAPI(RequestBuilder, WaitMethods, ClientMonitors):
     async def plans_allowed(self, *, reload: bool = False, user_group=None) -> dict[str, Any]:
         status = await self._status(reload=reload)
         params = self._prepare_plans_devices_allowed(user_group=user_group)
-        return await self._cached(f"plans_allowed:{params['user_group']}",
+        return await self._cached(f"plans_allowed:{params.get('user_group')}",
                                   status.get("plans_allowed_uid"), "plans_allowed", params)
 
     async def devices_allowed(self, *, reload: bool = False, user_group=None) -> dict[str, Any]:
         status = await self._status(reload=reload)
         params = self._prepare_plans_devices_allowed(user_group=user_group)
-        return await self._cached(f"devices_allowed:{params['user_group']}",
+        return await self._cached(f"devices_allowed:{params.get('user_group')}",
                                   status.get("devices_allowed_uid"), "devices_allowed", params)
 
     async def plans_existing(self, *, reload: bool = False) -> dict[str, Any]:
@@ -480,3 +461,66 @@ class REManagerAPI(RequestBuilder, WaitMethods, ClientMonitors):
         self._closed = True
         self._close_monitors()
         self._transport.close()
+
+
+class REManagerAPI(REManagerAPIBase):
+    """Asyncio client for the RE Manager 0MQ control socket."""
+
+    def __init__(
+        self, *, zmq_control_addr: str | None = None, zmq_info_addr: str | None = None,
+        zmq_encoding: str | None = None, timeout_recv: float = 2.0, timeout_send: float = 0.5,
+        console_monitor_poll_timeout: float = 1.0, console_monitor_max_msgs: int = 10000,
+        console_monitor_max_lines: int = 1000, system_info_monitor_poll_timeout: float = 1.0,
+        system_info_monitor_max_msgs: int = 10000, zmq_public_key: str | None = None,
+        request_fail_exceptions: bool = True, status_expiration_period: float = 0.5,
+        status_polling_period: float = 1.0, loop: Any = None, read_only: bool = False,
+        transport: Transport | None = None, bulk_timeout_per_item: float = 2e-4,
+        reuse_unchanged_items: bool = False,
+    ):
+        super().__init__()
+        env = os.environ
+        self._zmq_control_addr = (zmq_control_addr or env.get("QSERVER_ZMQ_CONTROL_ADDRESS")
+                                  or DEFAULT_CONTROL_ADDR)
+        self._zmq_info_addr = (zmq_info_addr or env.get("QSERVER_ZMQ_INFO_ADDRESS")
+                               or DEFAULT_INFO_ADDR)
+        self._zmq_encoding = zmq_encoding or "json"
+        public_key = zmq_public_key or env.get("QSERVER_ZMQ_PUBLIC_KEY") or None
+        if public_key:
+            validate_curve_key(public_key)
+        self._zmq_public_key = public_key
+        self._init_api(
+            transport=transport or ZMQTransport(
+                self._zmq_control_addr, timeout_recv=timeout_recv, timeout_send=timeout_send,
+                public_key=public_key, encoding=self._zmq_encoding),
+            timeout_recv=timeout_recv, request_fail_exceptions=request_fail_exceptions,
+            status_expiration_period=status_expiration_period,
+            status_polling_period=status_polling_period, read_only=read_only,
+            bulk_timeout_per_item=bulk_timeout_per_item,
+            reuse_unchanged_items=reuse_unchanged_items,
+            console={"poll_timeout": console_monitor_poll_timeout,
+                     "max_msgs": console_monitor_max_msgs,
+                     "max_lines": console_monitor_max_lines},
+            system_info={"poll_timeout": system_info_monitor_poll_timeout,
+                         "max_msgs": system_info_monitor_max_msgs})
+
+    @property
+    def protocol(self) -> Protocols:
+        return Protocols.ZMQ
+
+    @property
+    def server_address(self) -> str:
+        return self._zmq_control_addr
+
+    @property
+    def zmq_control_addr(self) -> str:
+        return self._zmq_control_addr
+
+    @property
+    def zmq_info_addr(self) -> str:
+        return self._zmq_info_addr
+
+    def _source(self, topic: str) -> InfoMonitor:
+        return InfoMonitor(self._zmq_info_addr, topics=(topic,), encoding=self._zmq_encoding)
+
+    def _new_info_monitor(self, topics: tuple[str, ...]) -> InfoMonitor:
+        return InfoMonitor(self._zmq_info_addr, topics=topics, encoding=self._zmq_encoding)

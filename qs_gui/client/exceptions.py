@@ -20,9 +20,10 @@ catches the same classes, and keeps three kinds of failure apart (as httpx does)
          ├─ ReadOnlyError            a mutating call on a read-only (monitor mode) client
          └─ ClientClosedError        a call after ``close()``
 
-The HTTP classes keep the reference's tree (request errors apart from status errors, both under
-one base) without importing httpx, which qs-gui does not depend on: the 0MQ client never raises
-them, and code written against the reference can name them in ``except`` clauses.
+The HTTP classes derive from httpx's as the reference's do (``HTTPRequestError`` is an
+``httpx.RequestError``, the status errors are ``httpx.HTTPStatusError``), so ``except`` clauses
+written for the reference or for httpx catch them; ``.request``/``.response`` are the httpx
+objects. The 0MQ client never raises them.
 
 Caller bugs (unserialisable parameters, wrong argument types) raise ``TypeError``/``ValueError``
 and never masquerade as timeouts.
@@ -32,6 +33,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+import httpx
 
 
 class RequestParameterError(Exception):
@@ -56,19 +59,19 @@ class RequestFailedError(Exception):
         super().__init__(f"Request failed: {msg or '(no error message)'}")
 
 
-class HTTPError(Exception):
-    """Base of the HTTP errors (``httpx.HTTPError`` in the reference)."""
+class HTTPError(httpx.HTTPError):
+    """Base of qs-gui's HTTP errors; ``.request`` raises RuntimeError when unset, as httpx's."""
 
     def __init__(self, message: str, *, request: Any = None):
-        super().__init__(message)
-        self.request = request
+        Exception.__init__(self, message)
+        self._request = request
 
 
-class HTTPRequestError(HTTPError):
+class HTTPRequestError(HTTPError, httpx.RequestError):
     """The HTTP request could not be sent or answered (no status code)."""
 
 
-class HTTPStatusError(HTTPError):
+class HTTPStatusError(HTTPError, httpx.HTTPStatusError):
     """The HTTP server answered with an error status."""
 
     def __init__(self, message: str, *, request: Any = None, response: Any = None):

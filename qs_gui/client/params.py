@@ -57,6 +57,10 @@ def _check_name(name: Any, name_in_msg: str) -> None:
 class RequestBuilder:
     """User identity and lock key, and the ``_prepare_*`` builders that use them."""
 
+    #: False over HTTP: the gateway writes the logged-in user's name and group into every item,
+    #: lock and allowed-plans request, so ``user``/``user_group`` are accepted and not sent
+    _pass_user_info = True
+
     def __init__(self) -> None:
         self._user = DEFAULT_USER
         self._user_group = DEFAULT_USER_GROUP
@@ -115,6 +119,8 @@ class RequestBuilder:
     # -- shared pieces ----------------------------------------------------------------------
     def _add_user_info(self, params: dict[str, Any], user: str | None,
                        user_group: str | None) -> None:
+        if not self._pass_user_info:
+            return
         params["user"] = user if user else self._user
         params["user_group"] = user_group if user_group else self._user_group
 
@@ -225,6 +231,8 @@ class RequestBuilder:
         return params
 
     def _prepare_plans_devices_allowed(self, *, user_group):
+        if not self._pass_user_info:
+            return {}
         return {"user_group": user_group if user_group else self._user_group}
 
     def _prepare_environment_update(self, *, run_in_background, lock_key):
@@ -295,7 +303,8 @@ class RequestBuilder:
         if queue:
             params["queue"] = True
         params["lock_key"] = lock_key
-        params["user"] = user if user else self._user
+        if self._pass_user_info:
+            params["user"] = user if user else self._user
         if note:
             params["note"] = note
         return params

@@ -9,20 +9,34 @@ Same methods and semantics as ``bluesky_queueserver_api``'s ``ConsoleMonitor_ZMQ
 afresh with empty buffers; ``disable_wait()`` waits for the end. The console monitor also renders
 the text (:mod:`.console_text`).
 
-Built on :class:`~.monitor.InfoMonitor`: nothing is created before first use, the SUB socket
-exists only while enabled (connected and subscribed inside ``enable()``, so nothing published
-after it returns is missed), and it is closed when the reader ends or the client closes.
+Built on a message *source*: over 0MQ an :class:`~.monitor.InfoMonitor` (a SUB socket), over HTTP
+a WebSocket or a poll of the gateway (:mod:`.http_streams`). Nothing is created before first use,
+the source exists only while enabled (started inside ``enable()``, so nothing published after it
+returns is missed), and it is closed when the reader ends or the client closes.
 Not copied from the reference: a message dropped from a full buffer still reaches the text.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .console_text import ConsoleText
 from .exceptions import RequestTimeoutError
-from .monitor import CONSOLE_TOPIC, STATUS_TOPIC, InfoMonitor
+from .monitor import CONSOLE_TOPIC, STATUS_TOPIC, InfoMessage
+
+
+class MessageSource(Protocol):
+    """What a monitor reads: the 0MQ :class:`~.monitor.InfoMonitor` or an HTTP stream."""
+
+    def start(self) -> None:
+        """Begin receiving now (messages from this point on are not missed)."""
+
+    async def next(self, timeout: float | None = None) -> InfoMessage | None:
+        """The next message, or None when none came within ``timeout``."""
+
+    def close(self) -> None: ...
 
 
 class StreamMonitor:
@@ -30,17 +44,16 @@ class StreamMonitor:
 
     topic = ""
 
-    def __init__(self, *, zmq_info_addr: str, zmq_encoding: str = "json",
-                 poll_timeout: float = 1.0, max_msgs: int = 10000) -> None:
-        self._address = zmq_info_addr
-        self._encoding = zmq_encoding
+    def __init__(self, *, source: Callable[[], MessageSource], poll_timeout: float = 1.0,
+                 max_msgs: int = 10000) -> None:
+        self._new_source = source
         self._poll_timeout = float(poll_timeout)
         self._msg_queue_max = max(int(max_msgs), 0)
         # The name is the reference's: its test suite puts messages here directly.
         self._msg_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._msg_queue_max)
         self._enabled = False
         self._task: asyncio.Task | None = None
-        self._subscriber: InfoMonitor | None = None
+        self._subscriber: MessageSource | None = None
 
     @property
     def enabled(self) -> bool:
@@ -59,7 +72,7 @@ class StreamMonitor:
         if self._running():
             return
         self.clear()
-        subscriber = InfoMonitor(self._address, topics=(self.topic,), encoding=self._encoding)
+        subscriber = self._new_source()
         subscriber.start()
         self._subscriber = subscriber
         self._task = loop.create_task(self._receive(subscriber))
@@ -103,7 +116,7 @@ class StreamMonitor:
             self._subscriber.close()
             self._subscriber = None
 
-    async def _receive(self, subscriber: InfoMonitor) -> None:
+    async def _receive(self, subscriber: MessageSource) -> None:
         try:
             while self._enabled:
                 message = await subscriber.next(timeout=self._poll_timeout)
@@ -133,11 +146,9 @@ class ConsoleMonitor(StreamMonitor):
 
     topic = CONSOLE_TOPIC
 
-    def __init__(self, *, zmq_info_addr: str, zmq_encoding: str = "json",
-                 poll_timeout: float = 1.0, max_msgs: int = 10000,
-                 max_lines: int = 1000) -> None:
-        super().__init__(zmq_info_addr=zmq_info_addr, zmq_encoding=zmq_encoding,
-                         poll_timeout=poll_timeout, max_msgs=max_msgs)
+    def __init__(self, *, source: Callable[[], MessageSource], poll_timeout: float = 1.0,
+                 max_msgs: int = 10000, max_lines: int = 1000) -> None:
+        super().__init__(source=source, poll_timeout=poll_timeout, max_msgs=max_msgs)
         self._text = ConsoleText(max_lines)
 
     def clear(self) -> None:
@@ -171,24 +182,27 @@ class ConsoleMonitor(StreamMonitor):
 class ClientMonitors:
     """The monitors a client hands out: ``console_monitor`` and ``system_info_monitor`` (the
     reference's, created on first use) and ``info_monitor()`` (qs-gui's own: both topics as an
-    async iterator); all closed with the client."""
+    async iterator); all closed with the client. Subclasses say where messages come from."""
 
-    _zmq_info_addr: str
-    _zmq_encoding: str
+    def _source(self, topic: str) -> MessageSource:
+        """A new source of one topic's messages for a reference monitor."""
+        raise NotImplementedError
+
+    def _new_info_monitor(self, topics: tuple[str, ...]) -> Any:
+        raise NotImplementedError
 
     def _init_monitors(self, *, console: dict[str, Any], system_info: dict[str, Any]) -> None:
         self._monitor_args = {"console": console, "system_info": system_info}
         self._console_monitor: ConsoleMonitor | None = None
         self._system_info_monitor: SystemInfoMonitor | None = None
-        self._monitors: list[InfoMonitor] = []
+        self._monitors: list[Any] = []
 
     @property
     def console_monitor(self) -> ConsoleMonitor:
         """Console output: ``enable()``, ``next_msg()``, ``text()``, ... (idle until enabled)."""
         if self._console_monitor is None:
             self._console_monitor = ConsoleMonitor(
-                zmq_info_addr=self._zmq_info_addr, zmq_encoding=self._zmq_encoding,
-                **self._monitor_args["console"])
+                source=lambda: self._source(CONSOLE_TOPIC), **self._monitor_args["console"])
         return self._console_monitor
 
     @property
@@ -196,14 +210,13 @@ class ClientMonitors:
         """Status pushes: ``enable()``, ``next_msg()``, ... (idle until enabled)."""
         if self._system_info_monitor is None:
             self._system_info_monitor = SystemInfoMonitor(
-                zmq_info_addr=self._zmq_info_addr, zmq_encoding=self._zmq_encoding,
-                **self._monitor_args["system_info"])
+                source=lambda: self._source(STATUS_TOPIC), **self._monitor_args["system_info"])
         return self._system_info_monitor
 
-    def info_monitor(self, *, topics: tuple[str, ...] = (STATUS_TOPIC, CONSOLE_TOPIC),
-                     ) -> InfoMonitor:
-        """A subscriber to the info socket (status pushes and console); closed with the API."""
-        monitor = InfoMonitor(self._zmq_info_addr, topics=topics, encoding=self._zmq_encoding)
+    def info_monitor(self, *, topics: tuple[str, ...] = (STATUS_TOPIC, CONSOLE_TOPIC)) -> Any:
+        """A feed of status pushes and console output (``start``, ``next``, ``drain``, async
+        iteration; see :class:`~.monitor.InfoMonitor`); closed with the API."""
+        monitor = self._new_info_monitor(tuple(topics))
         self._monitors.append(monitor)
         return monitor
 

@@ -10,8 +10,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..client import REManagerAPI
-from ..client.exceptions import ReadOnlyError, RequestFailedError, RequestTimeoutError
+from ..client.exceptions import HTTPError, ReadOnlyError, RequestFailedError, RequestTimeoutError
 from . import reconcile as reconcile_module
+from .access import Problem, classify
 from .gates import Connection
 from .outcome import Outcome, OutcomeKind
 from .replies import as_mapping, checked_items, server_message
@@ -76,13 +77,31 @@ class CommandRunner:
             if reconcile and request.get("method") in reconcile_module.RECONCILABLE_METHODS:
                 outcome = await self._reconcile_now(action, request, before, what)
                 keep_busy = outcome.reconciled is None
-                if outcome.reconciled is not None:
-                    return outcome
-                return Outcome(OutcomeKind.UNKNOWN, error=outcome.error, timed_out=True,
-                               reconciled=reconcile_module.UNKNOWN)
+                return outcome if outcome.reconciled is not None else Outcome(
+                    OutcomeKind.UNKNOWN, error=outcome.error, timed_out=True,
+                    reconciled=reconcile_module.UNKNOWN)
             error = f"{what}: no reply from the RE Manager ({ex})"
             message.emit("error", error)
             return Outcome(OutcomeKind.UNKNOWN, error=error, timed_out=True)
+        except HTTPError as ex:
+            kind, words = classify(ex) or (Problem.REFUSED, str(ex))
+            request = getattr(ex, "qs_request", None) or {}
+            # 408 (the gateway's 2 s wait for RE Manager ran out) and a broken exchange may
+            # both have been applied: reconciled exactly as a lost 0MQ reply, never re-sent.
+            if kind in (Problem.GATEWAY_TIMEOUT, Problem.UNREACHABLE) and reconcile and (
+                    request.get("method") in reconcile_module.RECONCILABLE_METHODS):
+                outcome = await self._reconcile_now(action, request, before, what)
+                keep_busy = outcome.reconciled is None
+                return outcome if outcome.reconciled is not None else Outcome(
+                    OutcomeKind.UNKNOWN, error=outcome.error, timed_out=True,
+                    reconciled=reconcile_module.UNKNOWN)
+            if kind is Problem.LOGIN:
+                self.health.login_refused(words)
+            error = f"{what} failed: {words}"
+            message.emit("error", error)
+            unknown = kind in (Problem.GATEWAY_TIMEOUT, Problem.UNREACHABLE)
+            return Outcome(OutcomeKind.UNKNOWN if unknown else OutcomeKind.REFUSED, error=error,
+                           timed_out=unknown)
         except ReadOnlyError as ex:
             error = f"{what} not sent: {ex}"
             message.emit("error", error)

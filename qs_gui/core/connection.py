@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..client import REManagerAPI
-from ..client.exceptions import ReadOnlyError, RequestFailedError, RequestTimeoutError
+from ..client.exceptions import HTTPError, ReadOnlyError, RequestFailedError, RequestTimeoutError
 from ..client.transport import BULK_METHODS as TRANSPORT_BULK_METHODS
+from .access import Problem, classify
 from .gates import Connection
 from .replies import MalformedReply, sanitize_status, server_message
 from .session_state import SessionEvents, SessionState
@@ -179,6 +180,17 @@ class ConnectionSupervisor:
         slowest = max(self._latencies, default=0.0)
         return min(ceiling, max(self.timing.poll_timeout, 4.0 * slowest))
 
+    def login_refused(self, reason: str) -> None:
+        """Over HTTP the credentials were refused (401): ask for a login, once per episode."""
+        if self.state.login_needed is None:
+            self.state.login_needed = reason
+            self.events.login_required.emit(reason)
+
+    def login_renewed(self) -> None:
+        """New credentials are in use: the next refusal asks again."""
+        self.state.login_needed = None
+        self.poll_soon()
+
     # -- control-channel health -------------------------------------------------------------
     def control_ok(self) -> None:
         """A reply arrived on the control socket."""
@@ -293,6 +305,15 @@ class ConnectionSupervisor:
             self.control_ok()
             self._last_failure = f"the status request was refused: {server_message(ex)}"
             return "malformed"
+        except HTTPError as ex:  # the gateway answered with an error, or could not be reached
+            kind, words = classify(ex) or (Problem.REFUSED, str(ex))
+            self._last_failure = words
+            if kind is Problem.LOGIN:
+                self.login_refused(words)
+            elif kind is Problem.PERMISSION:
+                self._last_failure = f"{words} (reading the status)"
+            self.control_lost()
+            return "failed"
         except (ReadOnlyError, RuntimeError):  # closed while polling
             self._last_failure = "the client is closed"
             self.control_lost()

@@ -101,6 +101,8 @@ class GateInputs:
     editor_error: str | None = None  # None when the editor holds a valid item
     editing: bool = False  # the editor holds a queue item loaded with Edit (Save applies)
     edit_vanished: bool = False  # … and that item is no longer in the queue
+    #: the scopes of the logged-in HTTP user (core/access.py); None over 0MQ (no identity)
+    scopes: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -447,6 +449,39 @@ _RULES: dict[Action, tuple[str | None, _Check]] = {
 }
 
 
+# bluesky-httpserver 0.0.14: the scope each route requires (routers/core_api.py), and what it
+# lets an operator do, for the reason shown when the account lacks it.
+_EXECUTE = ("write:execute", "execute plans")
+_EDIT = ("write:queue:edit", "edit the queue")
+_QUEUE_CONTROL = ("write:queue:control", "control the queue")
+_MANAGER = ("write:manager:control", "open or close the worker environment")
+_PLAN = ("write:plan:control", "pause, resume or stop plans")
+ACTION_SCOPES: dict[Action, tuple[str, str]] = {
+    Action.EXECUTE_NOW: _EXECUTE, Action.EXECUTE_SELECTED_QUEUE: _EXECUTE,
+    Action.EXECUTE_SELECTED_HISTORY: _EXECUTE,
+    **dict.fromkeys((Action.QUEUE_ADD, Action.QUEUE_ADD_FROM_HISTORY, Action.QUEUE_EDIT,
+                     Action.ITEM_SAVE, Action.QUEUE_DUPLICATE, Action.QUEUE_REMOVE,
+                     Action.QUEUE_MOVE_UP, Action.QUEUE_MOVE_TOP, Action.QUEUE_MOVE_DOWN,
+                     Action.QUEUE_MOVE_BOTTOM, Action.QUEUE_PASTE, Action.QUEUE_CLEAR), _EDIT),
+    **dict.fromkeys((Action.QUEUE_START, Action.QUEUE_STOP, Action.QUEUE_STOP_CANCEL,
+                     Action.QUEUE_AUTOSTART, Action.QUEUE_MODE, Action.ENV_UPDATE,
+                     Action.KERNEL_INTERRUPT), _QUEUE_CONTROL),
+    Action.HISTORY_CLEAR: ("write:history:edit", "clear the history"),
+    **dict.fromkeys((Action.ENV_OPEN, Action.ENV_CLOSE, Action.ENV_DESTROY), _MANAGER),
+    **dict.fromkeys((Action.RE_PAUSE_DEFERRED, Action.RE_PAUSE_IMMEDIATE, Action.RE_RESUME,
+                     Action.RE_STOP, Action.RE_ABORT, Action.RE_HALT), _PLAN),
+    **dict.fromkeys((Action.LOCK, Action.UNLOCK), ("write:lock", "lock the RE Manager")),
+}
+
+
+def scope_reason(action: Action, scopes: frozenset[str]) -> str | None:
+    """Why the account may not do ``action`` (None when it may)."""
+    needed = ACTION_SCOPES.get(action)
+    if needed is None or needed[0] in scopes:
+        return None
+    return f"Your account may not {needed[1]}: needs {needed[0]}."
+
+
 def _busy_reasons(in_flight: frozenset[str]) -> dict[Action, str]:
     busy: dict[Action, str] = {}
     for item in in_flight:
@@ -475,8 +510,11 @@ def compute_gates(inputs: GateInputs) -> Gates:
     locks = {None: _ENABLED, _ENV: _run(ctx.lock, _ENV), _QUEUE: _run(ctx.lock, _QUEUE)}
     gates: dict[Action, Gate] = {}
     for action, (scope, check) in _RULES.items():
+        denied = None if inputs.scopes is None else scope_reason(action, inputs.scopes)
         if inputs.monitor_mode and action not in READ_ONLY_ACTIONS:
             gates[action] = monitor_off
+        elif denied:
+            gates[action] = _off(denied)
         elif action in busy:
             gates[action] = _off(busy[action])
         else:

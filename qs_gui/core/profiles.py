@@ -36,9 +36,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: setting keys or profile fields that would hold a secret: refused on every write
-FORBIDDEN_KEY = re.compile(r"lock[\W_]*key|private|secret|passw(or)?d|token", re.IGNORECASE)
+FORBIDDEN_KEY = re.compile(
+    r"lock[\W_]*key|api[\W_]*key(?![\W_]*file)|private|secret|passw(or)?d|token", re.IGNORECASE)
 DEFAULT_COLOUR = "#1565c0"
 _ADDRESS = re.compile(r"^(tcp|ipc|inproc)://\S+$")
+_HTTP_URI = re.compile(r"^https?://\S+$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _NAME_MAX = 32
 
@@ -86,6 +88,11 @@ class Profile:
     user_group: str = "primary"
     colour: str = DEFAULT_COLOUR
     monitor: bool = False
+    #: bluesky-httpserver: with a URI the profile connects over HTTP, not 0MQ
+    http_uri: str = ""
+    http_login: str = ""  # log in as this user (the password is asked, never stored)
+    http_provider: str = ""  # authentication provider for the login, e.g. ldap or toy
+    http_api_key_file: str = ""  # or: read the API key from this file (the path, not the key)
 
     def __post_init__(self) -> None:
         name = self.name.strip() if isinstance(self.name, str) else ""
@@ -114,6 +121,16 @@ class Profile:
             raise SettingsError(f"Colour must be #rrggbb, got {self.colour!r}.")
         if not isinstance(self.monitor, bool):
             raise SettingsError("Monitor must be true or false.")
+        if not isinstance(self.http_uri, str) or (self.http_uri and
+                                                  not _HTTP_URI.match(self.http_uri)):
+            raise SettingsError(f"HTTP server must look like https://host:port, got "
+                                f"{self.http_uri!r}.")
+        for label, value in (("Login", self.http_login), ("Provider", self.http_provider),
+                             ("API key file", self.http_api_key_file)):
+            if not isinstance(value, str) or len(value) > 256:
+                raise SettingsError(f"{label} must be text of at most 256 characters.")
+        if self.http_login and self.http_api_key_file:
+            raise SettingsError("Use either a login or an API key file, not both.")
 
     @classmethod
     def from_dict(cls, data: Any) -> Profile:
@@ -138,7 +155,9 @@ class Profile:
 def resolve_connection(profile: Profile | None, *, control_addr: str | None = None,
                        info_addr: str | None = None, public_key: str | None = None,
                        user: str | None = None, user_group: str | None = None,
-                       monitor: bool = False) -> dict[str, Any]:
+                       monitor: bool = False, http_uri: str | None = None,
+                       http_login: str | None = None, http_provider: str | None = None,
+                       http_api_key_file: str | None = None) -> dict[str, Any]:
     """Connection options: explicit (command-line) values win over the profile's.
 
     ``None`` means "not given": then the profile's value, then ``None`` again so that the client
@@ -153,6 +172,10 @@ def resolve_connection(profile: Profile | None, *, control_addr: str | None = No
         "user": user or (p.user if p else "") or None,
         "user_group": user_group or (p.user_group if p else "") or "primary",
         "monitor": bool(monitor or (p.monitor if p else False)),
+        "http_uri": http_uri or (p.http_uri if p else "") or None,
+        "http_login": http_login or (p.http_login if p else "") or None,
+        "http_provider": http_provider or (p.http_provider if p else "") or None,
+        "http_api_key_file": http_api_key_file or (p.http_api_key_file if p else "") or None,
     }
 
 

@@ -25,7 +25,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ..client import REManagerAPI
+from ..client import Protocols, REManagerAPI
+from ..client.exceptions import HTTPError, RequestFailedError, RequestParameterError
+from .access import Principal, Problem, classify, login_name, principal_from
 from .command_runner import CommandRunner
 from .connection import BULK_METHODS, ConnectionSupervisor, Timing
 from .fetching import UID_KEYS, Fetcher
@@ -46,14 +48,13 @@ class Session:
     def __init__(self, api: REManagerAPI, *, use_monitor: bool = True,
                  timing: Timing | None = None) -> None:
         self._api = api
-        self.state = SessionState(address=api.zmq_control_addr)
+        self.state = SessionState(address=api.server_address)
         self.events = SessionEvents()
         self.tracker = ExecutionTracker()
         self.supervisor = ConnectionSupervisor(
             api, self.state, self.events, self.tracker, timing=timing or Timing(),
             use_monitor=use_monitor,
-            on_verified_status=lambda status, reconnected: self.fetcher.on_status(
-                status, reconnected),
+            on_verified_status=self._on_verified_status,
             on_control_lost=lambda: self.fetcher.cancel_pending())
         self.fetcher = Fetcher(api, self.state, self.events, self.tracker, self.supervisor)
         self.runner = CommandRunner(api, self.state, self.events, self.tracker, self.supervisor)
@@ -64,6 +65,9 @@ class Session:
         self.plans_changed, self.devices_changed = e.plans_changed, e.devices_changed
         self.lock_info_changed, self.console_text = e.lock_info_changed, e.console_text
         self.message, self.busy_changed = e.message, e.busy_changed
+        self.principal_changed, self.login_required = e.principal_changed, e.login_required
+        self._principal_task: asyncio.Task | None = None
+        self._login_name: str | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -73,6 +77,8 @@ class Session:
     async def stop(self) -> None:
         """Cancel every task and close the client."""
         tasks = self.supervisor.tasks() + self.fetcher.tasks() + self.runner.tasks()
+        if self._principal_task is not None:
+            tasks.append(self._principal_task)
         self.supervisor.running = False
         for task in tasks:
             task.cancel()
@@ -81,6 +87,87 @@ class Session:
         self.fetcher.stopped()
         self.runner.stopped()
         await self._api.close()
+
+    # -- identity (HTTP) ---------------------------------------------------------------------
+    @property
+    def protocol(self) -> str:
+        """"ZMQ" or "HTTP"."""
+        return str(getattr(self._api.protocol, "value", self._api.protocol))
+
+    @property
+    def auth_method(self) -> str:
+        """"api_key", "token" or "none" over HTTP; "" over 0MQ (no identity)."""
+        if self.protocol != Protocols.HTTP:
+            return ""
+        method = self._api.auth_method
+        return str(getattr(method, "value", method)).lower()
+
+    @property
+    def principal(self) -> Principal | None:
+        return self.state.principal
+
+    @property
+    def scopes(self) -> frozenset[str] | None:
+        """What the gates allow: None over 0MQ; over HTTP the user's scopes (none until they
+        are known, so nothing is offered that the gateway may refuse)."""
+        if self.protocol != Protocols.HTTP:
+            return None
+        principal = self.state.principal
+        return principal.scopes if principal is not None else frozenset()
+
+    async def login(self, username: str, password: str, provider: str) -> str | None:
+        """Log in over HTTP; None on success, else the reason in plain words. The password
+        goes to the gateway and is not kept."""
+        try:
+            await self._api.login(username, password=password, provider=provider)
+        except RequestParameterError as ex:
+            return str(ex)
+        except HTTPError as ex:
+            kind, words = classify(ex) or (Problem.REFUSED, str(ex))
+            return f"Login failed: {words}"
+        except RequestFailedError as ex:
+            return f"Login failed: {ex}"
+        except Exception as ex:  # a timeout or a closed client: say it in the dialog
+            return f"Login failed: {ex}"
+        self._login_name = username.strip()
+        self.supervisor.login_renewed()
+        self._schedule_principal()
+        return None
+
+    def _on_verified_status(self, status: dict, reconnected: bool) -> None:
+        if self.protocol == Protocols.HTTP and (reconnected or self.state.principal is None):
+            self._schedule_principal()
+        self.fetcher.on_status(status, reconnected)
+
+    def _schedule_principal(self) -> None:
+        if self._principal_task is None or self._principal_task.done():
+            self._principal_task = asyncio.ensure_future(self._load_principal())
+
+    async def _load_principal(self) -> None:
+        """Who is logged in and their scopes (``api_scopes``; ``whoami`` for the name)."""
+        api = self._api
+        try:
+            reply = await api.api_scopes()
+            roles = reply.get("roles") or [] if isinstance(reply, dict) else []
+            method = self.auth_method
+            if "unauthenticated_single_user" in roles:
+                name = "single-user API key"  # whoami answers 500 in this mode: not asked
+            else:
+                name = login_name(await api.whoami()) or self._login_name or "unknown user"
+        except asyncio.CancelledError:
+            raise
+        except Exception as ex:
+            problem = classify(ex)
+            if problem and problem[0] is Problem.LOGIN:
+                self.supervisor.login_refused(problem[1])
+            words = problem[1] if problem else str(ex)
+            self.events.message.emit("warning", f"Could not read your permissions: {words}. "
+                                                "Actions stay disabled until they are known.")
+            return
+        principal = principal_from(reply, name=name, method=method)
+        if principal != self.state.principal:
+            self.state.principal = principal
+            self.events.principal_changed.emit(principal)
 
     def poll_soon(self) -> None:
         """Ask the watchdog for a status poll now (after a command, for servers without push)."""

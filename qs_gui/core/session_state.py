@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .access import Principal
 from .events import Event
 from .gates import Connection
 
@@ -31,6 +32,10 @@ class SessionState:
     pushes_received: int = 0
     polls_sent: int = 0
     malformed_replies: int = 0  #: replies/pushes refused or repaired (see sanitize_status)
+    #: who is logged in over HTTP and their scopes (None over 0MQ, or not known yet)
+    principal: Principal | None = None
+    #: over HTTP: the credentials were refused (401), a new login is needed
+    login_needed: str | None = None
 
     def __post_init__(self) -> None:
         if not self.connection_detail:
@@ -51,6 +56,9 @@ class SessionEvents:
         self.console_text = Event("console_text")  #: list[str] of fragments, batched
         self.message = Event("message")  #: (level, text): "info" | "warning" | "error"
         self.busy_changed = Event("busy_changed")
+        self.principal_changed = Event("principal_changed")  #: (Principal | None)
+        #: (reason): over HTTP the credentials were refused; the window asks for a login
+        self.login_required = Event("login_required")
 
     def all(self) -> list[Event]:
         return [v for v in vars(self).values() if isinstance(v, Event)]

@@ -33,6 +33,7 @@ from .editor import ItemEditor
 from .help_dialogs import install_help_menu
 from .history_view import HistoryView
 from .lock_panel import LockPanel
+from .login_dialog import LoginDialog
 from .message_log import MessageLog
 from .notifications import attach_notifications
 from .plot_dock import PlotDock
@@ -145,9 +146,13 @@ class MainWindow(QMainWindow):
         self.busy_bar.setMaximumHeight(14)
         self.busy_bar.setVisible(False)
         self.busy_bar.setToolTip("Waiting for the RE Manager to reply")
+        self.user_label = QLabel(self)
+        self.user_label.setObjectName("userLabel")
+        self.user_label.setVisible(False)
         bar = self.statusBar()
         bar.addWidget(self.execution_label)
         bar.addWidget(self.reason_label, 1)
+        bar.addPermanentWidget(self.user_label)
         self.scan_progress = ProgressWidget(self)
         bar.addPermanentWidget(self.scan_progress)
         bar.addPermanentWidget(self.busy_bar)
@@ -250,6 +255,7 @@ class MainWindow(QMainWindow):
             (s.lock_info_changed, self._on_lock_info), (s.console_text, self._on_console),
             (s.message, self.messages.add), (s.busy_changed, self._on_busy),
             (s.tracker.changed, self._on_execution),
+            (s.principal_changed, self._on_principal), (s.login_required, self._on_login_required),
         ]
         for event, handler in self._session_links:
             event.connect(handler)
@@ -257,6 +263,7 @@ class MainWindow(QMainWindow):
         self.history_view.selection_changed.connect(self.schedule_gates)
         self.entry.changed.connect(self.schedule_gates)
         self._on_connection(s.connection, s.connection_detail)
+        self._on_principal(s.principal)
 
     # -- session events ---------------------------------------------------------------------
     def _on_connection(self, state, detail: str) -> None:
@@ -276,6 +283,52 @@ class MainWindow(QMainWindow):
         self.queue_view.set_queue(items, running_item)
         self.entry.notify_queue(items)
         self.status_panel.set_running_item(running_item or None)
+        self.schedule_gates()
+
+    # -- identity (HTTP) ---------------------------------------------------------------------
+    def configure_login(self, user: str, providers: list[str]) -> None:
+        """The connection logs in with a password: ask again when the session ends."""
+        self._login_config = (user, providers)
+
+    def open_login(self, reason: str = "") -> LoginDialog | None:
+        """The login dialog (window-modal, no nested loop); None without a login configured."""
+        config = getattr(self, "_login_config", None)
+        if config is None:
+            return None
+        current = getattr(self, "login_dialog", None)
+        if current is not None and current.isVisible():
+            return current
+        user, providers = config
+        dialog = LoginDialog(self, server=self.session.address, login=self.session.login,
+                             user=user, providers=providers, reason=reason)
+        dialog.logged_in.connect(lambda name: self.messages.add("info", f"Logged in as {name}."))
+        self.login_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _on_login_required(self, reason: str) -> None:
+        if self.open_login(f"The session has ended: {reason}. Log in again to go on; "
+                           f"nothing you typed is lost.") is None:
+            self.messages.add("error", f"The HTTP server refused the credentials: {reason}. "
+                                       f"Check the API key (QSERVER_HTTP_SERVER_API_KEY or "
+                                       f"--api-key-file).")
+
+    def _on_principal(self, principal) -> None:
+        s = self.session
+        if s.protocol != "HTTP":
+            self.user_label.setVisible(False)
+            return
+        if principal is None:
+            text, tip = "Permissions: checking…", "Reading your roles and scopes from the server"
+        else:
+            text = principal.summary
+            writes = sorted(x for x in principal.scopes if x.startswith("write:"))
+            tip = (f"Logged in to {s.address} as {principal.name}\n"
+                   f"Roles: {', '.join(principal.roles) or 'none'}\n"
+                   f"May: {', '.join(writes) or 'read only'}")
+        self.user_label.setText(f"User: {text}")
+        self.user_label.setToolTip(tip)
+        self.user_label.setVisible(True)
         self.schedule_gates()
 
     def _on_lock_info(self, info: dict | None) -> None:
@@ -324,7 +377,7 @@ class MainWindow(QMainWindow):
             history_selection=self.history_view.selected_count(),
             editor_error=self.entry.current_error(),
             editing=bool(self.entry.editing_uid),
-            edit_vanished=self.entry.edit_state == "vanished")
+            edit_vanished=self.entry.edit_state == "vanished", scopes=s.scopes)
 
     def current_gates(self) -> Gates:
         """The gates of this moment (a shortcut can fire before the next scheduled refresh)."""

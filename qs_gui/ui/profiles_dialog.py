@@ -142,6 +142,16 @@ class ProfilesDialog(QDialog):
                            "secret key here: settings files are not secret."),
             "user": ("User", "empty: your login name", "Name sent with items"),
             "user_group": ("User group", "primary", "User group sent with items"),
+            "http_uri": ("HTTP server", "empty: 0MQ; https://host/tla for bluesky-httpserver",
+                         "bluesky-httpserver in front of the RE Manager; with it, the 0MQ "
+                         "addresses are not used"),
+            "http_login": ("Login", "user name, or empty for an API key",
+                           "Log in as this user; the password is asked at start and never "
+                           "stored"),
+            "http_provider": ("Provider", "e.g. ldap", "The gateway's authentication provider"),
+            "http_api_key_file": ("API key file", "path to a file holding the key",
+                                  "Read the API key from this file (keep it readable by you "
+                                  "only); the key itself is never stored in settings"),
         }
         for key, (label, placeholder, tip) in hints.items():
             edit = QLineEdit(self, objectName=f"profile_{key}")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from qs_gui.client import REManagerAPI, RequestTimeoutError
-from qs_gui.client.monitor import CONSOLE_TOPIC, STATUS_TOPIC
+from qs_gui.client.monitor import CONSOLE_TOPIC, STATUS_TOPIC, InfoMonitor
 from qs_gui.client.stream_monitors import ConsoleMonitor, StreamMonitor, SystemInfoMonitor
 
 from .fakes import LoopbackPub
@@ -72,7 +72,8 @@ def pub():
 
 
 def make_console(pub: LoopbackPub, **kwargs) -> ConsoleMonitor:
-    return ConsoleMonitor(zmq_info_addr=pub.address, poll_timeout=POLL, **kwargs)
+    return ConsoleMonitor(source=lambda: InfoMonitor(pub.address, topics=(CONSOLE_TOPIC,)),
+                          poll_timeout=POLL, **kwargs)
 
 
 async def join_console(pub: LoopbackPub, monitor: ConsoleMonitor) -> None:
@@ -176,7 +177,8 @@ def test_zero_limits_keep_nothing(pub) -> None:
 def test_system_info_monitor_delivers_status_pushes() -> None:
     async def scenario() -> None:
         pub = LoopbackPub(lambda: status(-1))
-        monitor = SystemInfoMonitor(zmq_info_addr=pub.address, poll_timeout=POLL)
+        monitor = SystemInfoMonitor(
+            source=lambda: InfoMonitor(pub.address, topics=(STATUS_TOPIC,)), poll_timeout=POLL)
         try:
             await join(pub, monitor, status(-1), status(-2))
             await pub.send(status(7))
