@@ -31,8 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Desktop client for the Bluesky Queue Server (RE Manager): queue, history, "
                     "item editor and Execute now.",
         epilog="Environment: QSERVER_ZMQ_CONTROL_ADDRESS, QSERVER_ZMQ_INFO_ADDRESS, "
-               "QSERVER_ZMQ_PUBLIC_KEY are used when the options are not given. Settings "
-               "(profiles, layout) are kept with QSettings; lock keys never are.")
+               "QSERVER_ZMQ_PUBLIC_KEY are used when the options are not given; over HTTP "
+               "QSERVER_HTTP_SERVER_URI, QSERVER_HTTP_SERVER_API_KEY and "
+               "QSERVER_HTTP_SERVER_API_KEYFILE. Settings (profiles, layout) are kept with "
+               "QSettings; lock keys, API keys and passwords never are.")
     p.add_argument("--version", action="version", version=f"qs-gui {__version__}")
     p.add_argument("--control-addr", help="0MQ control address (default tcp://localhost:60615)")
     p.add_argument("--info-addr", help="0MQ info address for status/console pushes "
@@ -44,7 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", metavar="NAME",
                    help="connect with a saved connection profile (Connection ▸ Profiles…); "
                         "options given here override its values")
-    p.add_argument("--timeout", type=float, default=2.0, help="request timeout in seconds")
+    p.add_argument("--http", nargs="?", const="", metavar="URI",
+                   help="connect through bluesky-httpserver at URI (without URI: "
+                        "QSERVER_HTTP_SERVER_URI, else http://localhost:60610)")
+    p.add_argument("--api-key-file", metavar="PATH",
+                   help="with --http: read the API key from PATH (a key is never taken on the "
+                        "command line, where ps shows it; or set QSERVER_HTTP_SERVER_API_KEY)")
+    p.add_argument("--login", metavar="USER",
+                   help="with --http: log in as USER (the password is asked in a dialog)")
+    p.add_argument("--provider", metavar="NAME",
+                   help="with --login: the gateway's authentication provider (e.g. ldap)")
+    p.add_argument("--ca-file", metavar="PATH",
+                   help="with an https:// URI: trust only this CA bundle (default: the system's)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="request timeout in seconds (default 2 over 0MQ, 5 over HTTP)")
     p.add_argument("--monitor", action="store_true",
                    help="read-only monitor mode: no request that changes the server is sent")
     p.add_argument("--no-push", action="store_true",
@@ -58,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start a local demo RE Manager (simulated profile) and connect to it")
     p.add_argument("--demo-keep-closed", action="store_true",
                    help="with --demo: do not open the worker environment at start")
+    p.add_argument("--demo-users", action="store_true",
+                   help="with --demo --http: a gateway with logins (admin, operator, observer)")
     p.add_argument("--demo-empty", action="store_true",
                    help="with --demo: start with an empty queue and history (no demo items)")
     p.add_argument("--screenshot", metavar="FILE",
@@ -68,12 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _start_demo() -> Any:
+def _start_demo(http: str | None = None) -> Any:
     from .sandbox import Sandbox, SandboxError, guardian_pid
 
-    sys.stderr.write("qs-gui: starting the demo RE Manager…\n")
+    sys.stderr.write("qs-gui: starting the demo RE Manager"
+                     + (" and bluesky-httpserver" if http else "") + "…\n")
     try:
-        sandbox = Sandbox(publish_console=True, documents=True).start()
+        sandbox = Sandbox(publish_console=True, documents=True, http=http).start()
     except SandboxError as ex:
         sys.stderr.write(f"qs-gui: the demo RE Manager did not start:\n{ex}\n")
         raise SystemExit(2) from None
@@ -96,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.demo and args.profile:
         parser.error("--demo and --profile cannot be combined")
+    if args.login and args.api_key_file:
+        parser.error("--login and --api-key-file cannot be combined")
+    if args.demo_users and not (args.demo and args.http is not None):
+        parser.error("--demo-users needs --demo --http")
     from .qt_platform import platform_problem
 
     problem = platform_problem()
@@ -109,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     from PyQt5.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    sandbox = _start_demo() if args.demo else None
+    demo_http = None if args.http is None else ("multi" if args.demo_users else "single")
+    sandbox = _start_demo(demo_http) if args.demo else None
     try:
         return _run(args, app, sandbox)
     finally:
@@ -148,20 +171,29 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
             sys.stderr.write(f"qs-gui: no profile named {args.profile!r} ({names})\n")
             return 2
     elif (sandbox is None and not control and not os.environ.get("QSERVER_ZMQ_CONTROL_ADDRESS")
-          and app_settings.profile_names()):
+          and args.http is None and app_settings.profile_names()):
         profile = choose_profile(app_settings)
         if profile is None:
             return 0
     conn = resolve_connection(profile, control_addr=control, info_addr=info,
                               public_key=args.public_key, user=args.user,
-                              user_group=args.user_group, monitor=args.monitor)
+                              user_group=args.user_group, monitor=args.monitor,
+                              http_uri=(sandbox.http_uri if sandbox and sandbox.http_uri
+                                        else args.http) or None,
+                              http_login=args.login, http_provider=args.provider,
+                              http_api_key_file=args.api_key_file)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 
+    login = None
     try:
-        api = REManagerAPI(zmq_control_addr=conn["control_addr"], zmq_info_addr=conn["info_addr"],
-                           zmq_public_key=conn["public_key"], timeout_recv=args.timeout,
-                           read_only=conn["monitor"], reuse_unchanged_items=True)
+        if args.http is not None or conn["http_uri"]:
+            api, login = _http_api(args, conn, sandbox)
+        else:
+            api = REManagerAPI(zmq_control_addr=conn["control_addr"],
+                               zmq_info_addr=conn["info_addr"], zmq_public_key=conn["public_key"],
+                               timeout_recv=args.timeout or 2.0, read_only=conn["monitor"],
+                               reuse_unchanged_items=True)
         api.user = conn["user"] or getpass.getuser()
         api.user_group = conn["user_group"]
     except ValueError as ex:
@@ -171,6 +203,11 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
     window = MainWindow(session, monitor_mode=conn["monitor"], settings=qsettings,
                         app_settings=app_settings, profile=profile,
                         title="qs-gui demo" if sandbox else "qs-gui")
+    if login is not None:
+        window.configure_login(login[0], login[1])
+    if sandbox is not None and getattr(sandbox, "http_api_key", None):
+        window.demo_note = ("Demo gateway, single-user API key (in memory only): "
+                            f"{sandbox.http_api_key}")
     docs_addr = sandbox.documents_addr if sandbox else args.docs_addr
     subscriber = pump = None
     if docs_addr:
@@ -202,6 +239,8 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
     heartbeat.timeout.connect(lambda: None)
 
     async def startup() -> None:
+        if login is not None:
+            window.open_login(login[2])
         if pump is not None:
             pump.start()
         await session.start()
@@ -238,6 +277,37 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
         if not loop.is_closed():
             loop.close()
     return 0
+
+
+def _http_api(args: argparse.Namespace, conn: dict, sandbox: Any) -> tuple[Any, Any]:
+    """The HTTP client and, when it logs in with a password, (user, providers, intro) for the
+    login dialog. An API key comes from --api-key-file, the environment or the profile's key
+    file (never from the command line or the settings)."""
+    from .client.http import REManagerAPI as HTTPManagerAPI
+    from .client.http import api_key_from_environment, read_api_key_file
+
+    api = HTTPManagerAPI(http_server_uri=conn["http_uri"], timeout=args.timeout or 5.0,
+                         read_only=conn["monitor"], ca_file=args.ca_file,
+                         reuse_unchanged_items=True)
+    user, provider = conn["http_login"], conn["http_provider"]
+    intro = ""
+    if sandbox is not None and getattr(sandbox, "http_users", None):
+        users = sandbox.http_users
+        user = user or "operator"
+        provider = provider or sandbox.http_provider
+        intro = "Demo users (passwords in memory only): " + ", ".join(
+            f"{name} / {password}" for name, password in users.items())
+    if user:
+        return api, (user, [provider] if provider else [], intro)
+    if sandbox is not None and getattr(sandbox, "http_api_key", None):
+        key = sandbox.http_api_key
+    elif conn["http_api_key_file"]:
+        key = read_api_key_file(conn["http_api_key_file"])
+    else:
+        key = api_key_from_environment()
+    if key:
+        api.set_authorization_key(api_key=key)
+    return api, None
 
 
 async def _prepare_demo(window: Any, sandbox: Any, args: argparse.Namespace) -> None:

@@ -326,7 +326,9 @@ class MainWindow(QMainWindow):
             tip = (f"Logged in to {s.address} as {principal.name}\n"
                    f"Roles: {', '.join(principal.roles) or 'none'}\n"
                    f"May: {', '.join(writes) or 'read only'}")
+        note = getattr(self, "demo_note", "")
         self.user_label.setText(f"User: {text}")
+        tip += f"\n{note}" if note else ""
         self.user_label.setToolTip(tip)
         self.user_label.setVisible(True)
         self.schedule_gates()

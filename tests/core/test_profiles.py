@@ -189,14 +189,33 @@ def test_command_line_wins_over_profile_and_monitor_only_adds() -> None:
     got = resolve_connection(profile, control_addr="tcp://other:1", user_group=None)
     assert got == {"control_addr": "tcp://other:1", "info_addr": "tcp://id12-ws:60625",
                    "public_key": PUBLIC, "user": "op", "user_group": "primary",
-                   "monitor": True}
+                   "monitor": True, "http_uri": None, "http_login": None,
+                   "http_provider": None, "http_api_key_file": None}
     assert resolve_connection(id12(), monitor=True)["monitor"] is True
+
+
+def test_http_profile_fields_never_hold_a_secret() -> None:
+    profile = Profile(name="ID12", http_uri="https://gw.example/tla", http_login="jdoe",
+                      http_provider="ldap")
+    assert Profile.from_dict(profile.to_dict()) == profile
+    got = resolve_connection(profile, http_login="other")
+    assert (got["http_uri"], got["http_login"], got["http_provider"]) == (
+        "https://gw.example/tla", "other", "ldap")
+    with pytest.raises(SettingsError, match="HTTP server"):
+        Profile(name="x", http_uri="gw.example")
+    with pytest.raises(SettingsError, match="either a login or an API key file"):
+        Profile(name="x", http_login="jdoe", http_api_key_file="/k")
+    for field_name in ("api_key", "http_api_key", "apiKey", "http_password", "refresh_token"):
+        with pytest.raises(SettingsError, match="never hold secrets"):
+            Profile.from_dict({"name": "x", field_name: "s3cret"})
 
 
 def test_without_profile_unset_values_stay_none_for_env_defaults() -> None:
     assert resolve_connection(None) == {"control_addr": None, "info_addr": None,
                                         "public_key": None, "user": None,
-                                        "user_group": "primary", "monitor": False}
+                                        "user_group": "primary", "monitor": False,
+                                        "http_uri": None, "http_login": None,
+                                        "http_provider": None, "http_api_key_file": None}
 
 
 @pytest.mark.parametrize(("colour", "text"), [("#ffffff", "#000000"), ("#000000", "#ffffff"),
