@@ -66,8 +66,8 @@ def test_state_reason_comes_after_the_scope_reason_when_both_fail() -> None:
 
 
 @pytest.mark.parametrize(("text", "scopes"), [
-    ("Not enough permissions. Requires scopes ['write:execute']. Request had scopes ['read:status']",
-     ["write:execute"]),
+    ("Not enough permissions. Requires scopes ['write:execute']. Request had scopes "
+     "['read:status']", ["write:execute"]),
     ("Requires scopes ['a', 'b']", ["a", "b"]),
     ("Invalid API key", []),
     ("Requires scopes [__import__('os')]", []),  # never evaluated
