@@ -63,3 +63,35 @@ def env_closed(server_reset: Sandbox) -> Iterator[Sandbox]:
     """``server_reset`` plus a closed worker environment with the manager idle."""
     ensure_env_closed(server_reset)
     yield server_reset
+
+
+@pytest.fixture(scope="session")
+def http_sandbox() -> Iterator[Sandbox]:
+    """A real RE Manager behind bluesky-httpserver 0.0.14 in single-user mode for the whole
+    session: ``http_uri``, ``http_api_key`` (``Authorization: ApiKey <key>``); environment closed
+    at start. Stopped (no processes left) at session end."""
+    t0 = time.monotonic()
+    sb = Sandbox(publish_console=True, open_environment=False, http="single")
+    sb.start()
+    log.info("session HTTP sandbox ready in %.2f s at %s (gateway %.2f s)",
+             time.monotonic() - t0, sb.http_uri, sb.http_start_seconds)  # fmt: skip
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+@pytest.fixture(scope="session")
+def http_multi_sandbox() -> Iterator[Sandbox]:
+    """As ``http_sandbox`` but multi-user: password provider ``http_provider`` ("toy") with
+    ``http_users`` admin/operator/observer (name -> password), access tokens valid for 3 s."""
+    t0 = time.monotonic()
+    sb = Sandbox(publish_console=True, open_environment=False, http="multi",
+                 http_access_token_max_age=3)  # fmt: skip
+    sb.start()
+    log.info("session multi-user HTTP sandbox ready in %.2f s at %s (gateway %.2f s)",
+             time.monotonic() - t0, sb.http_uri, sb.http_start_seconds)  # fmt: skip
+    try:
+        yield sb
+    finally:
+        sb.stop()

@@ -1,4 +1,5 @@
-"""``python -m qs_gui.sandbox``: run a local RE Manager until Ctrl+C or SIGTERM."""
+"""``python -m qs_gui.sandbox``: run a local RE Manager (and, with ``--http``, bluesky-httpserver
+in front of it) until Ctrl+C or SIGTERM. Secrets are printed only with ``--show-secrets``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import signal
 import sys
 import time
 
-from . import DOCUMENT_SERIALIZERS, Sandbox, SandboxError
+from . import DOCUMENT_SERIALIZERS, HTTP_MODES, Sandbox, SandboxError
 from .demo import seed_demo
 
 
@@ -24,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="also run a bluesky 0MQ document proxy fed by the worker's RunEngine")
     ap.add_argument("--serializer", choices=("auto", *DOCUMENT_SERIALIZERS), default="auto",
                     help="document payload format with --documents (default: auto)")
+    ap.add_argument("--http", choices=HTTP_MODES,
+                    help="also run bluesky-httpserver in front of the manager: one random API key "
+                         "(single) or password logins for admin/operator/observer (multi)")
+    ap.add_argument("--show-secrets", action="store_true",
+                    help="with --http, print the API key or the passwords (to stdout only; "
+                         "they are never written to a file)")
     ap.add_argument("--demo-items", action="store_true",
                     help="seed the queue and history with a few demo items (opens the environment)")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -40,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     sb = Sandbox(open_environment=args.open_env, private_key=args.private_key,
                  publish_console=not args.no_console, documents=args.documents,
-                 serializer=args.serializer)  # fmt: skip
+                 serializer=args.serializer, http=args.http)  # fmt: skip
     try:
         sb.start()
         if args.demo_items:
@@ -50,10 +57,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"public_key: {sb.public_key}")
         if sb.documents_addr:
             print(f"documents_addr: {sb.documents_addr}\ndocuments_serializer: {sb.serializer}")
+        if sb.http_uri:
+            print(f"http_uri: {sb.http_uri}\nhttp_pid: {sb.http_pid}")
+            if sb.http_provider:
+                print(f"http_provider: {sb.http_provider}\nhttp_users: {' '.join(sb.http_users)}")
+            if args.show_secrets and sb.http_api_key:
+                print(f"http_api_key: {sb.http_api_key}")
+            elif args.show_secrets:
+                for user, password in sb.http_users.items():
+                    print(f"http_password_{user}: {password}")
         print(f"marker: {sb.redis_prefix}\npid: {sb.pid}\nPress Ctrl+C to stop.", flush=True)
-        while sb.is_running():
+        while sb.is_running() and (not sb.http or sb.gateway_running()):
             time.sleep(0.2)
-        print(f"RE Manager exited unexpectedly:\n{sb.log_tail()}", file=sys.stderr)
+        if not sb.is_running():
+            print(f"RE Manager exited unexpectedly:\n{sb.log_tail()}", file=sys.stderr)
+        else:
+            print(f"HTTP gateway exited unexpectedly:\n{sb.http_logtail()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -30,6 +30,7 @@ from typing import IO, Any
 import zmq
 
 from .documents import DocumentProxy, resolve_serializer
+from .gateway import HTTP_MODES, PROVIDER, Gateway
 from .lifeline import guard
 from .procs import (
     HOST,
@@ -85,6 +86,13 @@ def _sim_profile_dir() -> Path:
     return profile
 
 
+def _check_http_extra() -> None:
+    """bluesky-httpserver and pandas (which it imports without declaring it) are in ``sim``."""
+    missing = [p for p in ("bluesky_httpserver", "pandas") if importlib.util.find_spec(p) is None]
+    if missing:
+        raise SandboxError(f"Missing for the HTTP gateway: {', '.join(missing)}. Run: {SIM_HINT}")
+
+
 def _manager_command() -> list[str]:
     """``start-re-manager`` next to the interpreter; start_manager.py has no ``__main__`` guard,
     so ``-m`` would do nothing: fall back to ``-c``."""
@@ -104,7 +112,8 @@ class Sandbox:
                  extra_args: list[str] | None = None,
                  profile_hook: Callable[[Path], None] | None = None,
                  zmq_encoding: str = "json", documents: bool = False,
-                 serializer: str = "auto") -> None:  # fmt: skip
+                 serializer: str = "auto", http: str | None = None,
+                 http_access_token_max_age: int = 900) -> None:  # fmt: skip
         self.publish_console = publish_console
         self.private_key = private_key
         self.open_environment = open_environment
@@ -113,6 +122,12 @@ class Sandbox:
         self.profile_hook = profile_hook
         self.zmq_encoding = zmq_encoding
         self.documents = documents
+        if http is not None and http not in HTTP_MODES:
+            raise ValueError(f"http must be None or one of {HTTP_MODES}, not {http!r}")
+        #: None, or "single"/"multi": also run bluesky-httpserver in front of the manager
+        self.http = http
+        self.http_access_token_max_age = int(http_access_token_max_age)
+        self._gateway: Gateway | None = None
         #: the document payload format ("msgpack" if importable by the worker, else "json")
         self.serializer = resolve_serializer(serializer)
         self.redis_prefix = redis_prefix or f"qs_gui_{secrets.token_hex(4)}"
@@ -145,6 +160,45 @@ class Sandbox:
     def log_path(self) -> Path | None:
         return self.run_dir / "manager.log" if self.run_dir else None
 
+    # -- the HTTP gateway (http="single"/"multi"); secrets live only in memory -----------------
+    @property
+    def http_uri(self) -> str | None:
+        """``http://127.0.0.1:<port>`` of bluesky-httpserver (set by start())."""
+        return self._gateway.uri if self._gateway else None
+
+    @property
+    def http_pid(self) -> int | None:
+        """PID of the gateway, also its process group id."""
+        return self._gateway.proc.pid if self._gateway and self._gateway.proc else None
+
+    @property
+    def http_api_key(self) -> str | None:
+        """http="single": the single-user API key (``Authorization: ApiKey <key>``)."""
+        return self._gateway.api_key if self._gateway and self.http == "single" else None
+
+    @property
+    def http_users(self) -> dict[str, str]:
+        """http="multi": user name -> password (admin, operator, observer)."""
+        return dict(self._gateway.users) if self._gateway else {}
+
+    @property
+    def http_provider(self) -> str | None:
+        """http="multi": the password provider (``POST /api/auth/provider/<it>/token``)."""
+        return PROVIDER if self.http == "multi" else None
+
+    @property
+    def http_log_path(self) -> Path | None:
+        """The gateway's output with every secret replaced by ``***``."""
+        return self._gateway.log_path if self._gateway else None
+
+    @property
+    def http_start_seconds(self) -> float | None:
+        """How long the last gateway start took until ``/api/status`` answered."""
+        return self._gateway.start_seconds if self._gateway else None
+
+    def http_logtail(self, n: int = 40) -> str:
+        return self._gateway.logtail(n) if self._gateway else ""
+
     @property
     def pid(self) -> int | None:
         """PID of the manager's watchdog, which is also the process group id of its tree."""
@@ -171,6 +225,8 @@ class Sandbox:
         """The last ``n`` lines of the manager's output (for error messages)."""
         return tail(self.log_path, n)
 
+    log_tail = logtail  # the name demo.py, __main__ and tests/helpers.py use
+
     def __enter__(self) -> Sandbox:
         return self.start()
 
@@ -183,6 +239,8 @@ class Sandbox:
         if self._proc is not None or self._redis is not None:
             raise SandboxError("a Sandbox can be started only once")
         profile = _sim_profile_dir()
+        if self.http:
+            _check_http_extra()
         _live.add(self)
         t0 = time.monotonic()
         try:
@@ -197,10 +255,20 @@ class Sandbox:
                 self.documents_addr = self._proxy.out_addr
                 self._proxy.start(self._popen, self.run_dir)
             self._start_manager()
+            if self.http:  # it starts (2-4 s) while the manager does; it needs no manager yet
+                self._gateway = Gateway(
+                    self.http, run_dir=self.run_dir, port=pick_ports(1)[0],
+                    control_addr=self.control_addr, info_addr=self.info_addr,
+                    marker=self.redis_prefix, public_key=self.public_key,
+                    zmq_encoding=self.zmq_encoding,
+                    access_token_max_age=self.http_access_token_max_age)  # fmt: skip
+                self._gateway.start()
             if self._proxy is not None:  # it imports bluesky (~0.5 s) while the manager starts
                 self._proxy.wait()
             self._wait_ready(t0 + self.startup_timeout)
             log.info("RE Manager ready at %s in %.2f s", self.control_addr, time.monotonic() - t0)
+            if self._gateway is not None:
+                self._gateway.wait_ready(t0 + self.startup_timeout)
             if self.open_environment:
                 self.environment_open(max(1.0, t0 + self.startup_timeout - time.monotonic()))
         except BaseException:
@@ -359,12 +427,16 @@ class Sandbox:
 
     # -- stop ---------------------------------------------------------------------------------
     def stop(self) -> None:
-        """Stop the manager (politely, then by signals to its process group), then Redis.
+        """Stop the HTTP gateway, the manager (politely, then by signals to its process group),
+        then Redis. The run directory goes if the sandbox made it; of a given one, the gateway's
+        log, config and database go (nothing of it outlives the sandbox).
 
         Idempotent; runs on every failed start and, as a safety net, at interpreter exit."""
         with self._stop_lock:
             _live.discard(self)
             self._stopped = True
+            if self._gateway is not None:
+                self._gateway.stop()
             if self._proc is not None and self._proc.returncode is None:
                 self._stop_manager(self._proc)
             if self._proxy is not None:
@@ -380,6 +452,31 @@ class Sandbox:
             if self._owns_run_dir and self.run_dir is not None:
                 shutil.rmtree(self.run_dir, ignore_errors=True)
                 self._owns_run_dir = False
+            elif self._gateway is not None:
+                self._gateway.remove_files()
+
+    def kill_gateway(self) -> None:
+        """Kill the HTTP gateway's process group (a crash); the manager keeps running."""
+        if self._gateway is None:
+            raise SandboxError("this sandbox runs no HTTP gateway (http=None)")
+        with self._stop_lock:
+            self._gateway.kill()
+
+    def restart_gateway(self, timeout: float | None = None) -> None:
+        """Stop the HTTP gateway if it runs and start it again on the same port with the same
+        key, passwords, token-signing key and database: tokens issued before stay valid."""
+        if self._gateway is None:
+            raise SandboxError("this sandbox runs no HTTP gateway (http=None)")
+        with self._stop_lock:  # not while stop() runs
+            if self._stopped:
+                raise SandboxError("the sandbox is stopped")
+            self._gateway.stop()
+            self._gateway.start()
+        self._gateway.wait_ready(time.monotonic() + (timeout or self.startup_timeout))
+
+    def gateway_running(self) -> bool:
+        """True while the HTTP gateway process is alive."""
+        return self._gateway is not None and self._gateway.is_running()
 
     def kill_manager(self) -> None:
         """Kill the manager's process tree (a crash, not a stop); Redis keeps the state."""
