@@ -94,6 +94,8 @@ def classify(ex: BaseException) -> tuple[Problem, str] | None:
         return Problem.GATEWAY_TIMEOUT, (
             "the HTTP server did not hear back from the RE Manager in time (408); the request "
             "may still have been carried out")
+    if code == 401 and "Request had scopes []" in words:  # no credentials at all
+        return Problem.LOGIN, "not logged in (the request carried no credentials)"
     if code == 401 and "Not enough permissions" in words:
         scopes = required_scopes(words)
         needs = f": needs {', '.join(scopes)}" if scopes else ""

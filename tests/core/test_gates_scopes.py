@@ -84,6 +84,27 @@ def test_principal_from_a_scopes_reply_keeps_only_strings() -> None:
     assert principal_from(None, name="x", method="api_key").scopes == frozenset()
 
 
+def test_anonymous_refusal_is_a_login_problem_a_missing_scope_is_not() -> None:
+    import httpx
+
+    from qs_gui.client.exceptions import HTTPClientError
+
+    def refusal(text: str) -> HTTPClientError:
+        request = httpx.Request("GET", "http://gw/api/status")
+        response = httpx.Response(401, request=request)
+        return HTTPClientError(f"401: {text} http://gw/api/status", request=request,
+                               response=response)
+
+    anonymous = refusal("Not enough permissions. Requires scopes ['read:status']. "
+                        "Request had scopes []")
+    observer = refusal("Not enough permissions. Requires scopes ['write:execute']. "
+                       "Request had scopes ['read:status']")
+    assert classify(anonymous)[0] is Problem.LOGIN
+    assert classify(observer) == (Problem.PERMISSION,
+                                  "your account is not allowed to do this: needs write:execute")
+    assert classify(refusal("Invalid API key"))[0] is Problem.LOGIN
+
+
 def test_classify_ignores_non_http_errors() -> None:
     assert classify(ValueError("x")) is None
     assert Problem.LOGIN.value == "login"
