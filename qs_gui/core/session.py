@@ -27,7 +27,7 @@ from typing import Any
 
 from ..client import Protocols, REManagerAPI
 from ..client.exceptions import HTTPError, RequestFailedError, RequestParameterError
-from .access import Principal, Problem, classify, login_name, principal_from
+from .access import Principal, Problem, classify, detail, login_name, principal_from
 from .command_runner import CommandRunner
 from .connection import BULK_METHODS, ConnectionSupervisor, Timing
 from .fetching import UID_KEYS, Fetcher
@@ -118,12 +118,17 @@ class Session:
     async def login(self, username: str, password: str, provider: str) -> str | None:
         """Log in over HTTP; None on success, else the reason in plain words. The password
         goes to the gateway and is not kept."""
+        provider = provider.strip()
+        if provider and "/" not in provider.strip("/"):
+            provider = f"{provider}/token"  # the provider's name; its password route is /token
         try:
             await self._api.login(username, password=password, provider=provider)
         except RequestParameterError as ex:
             return str(ex)
         except HTTPError as ex:
             kind, words = classify(ex) or (Problem.REFUSED, str(ex))
+            if kind in (Problem.LOGIN, Problem.REFUSED):
+                words = detail(ex)  # the gateway's words: "Incorrect username or password"
             return f"Login failed: {words}"
         except RequestFailedError as ex:
             return f"Login failed: {ex}"
