@@ -90,6 +90,7 @@ class CommandRunner:
             # both have been applied: reconciled exactly as a lost 0MQ reply, never re-sent.
             if kind in (Problem.GATEWAY_TIMEOUT, Problem.UNREACHABLE) and reconcile and (
                     request.get("method") in reconcile_module.RECONCILABLE_METHODS):
+                message.emit("warning", f"{what}: {words}. Checking what happened…")
                 outcome = await self._reconcile_now(action, request, before, what)
                 keep_busy = outcome.reconciled is None
                 return outcome if outcome.reconciled is not None else Outcome(

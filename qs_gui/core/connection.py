@@ -152,7 +152,10 @@ class ConnectionSupervisor:
         previous = s.connection
         s.connection, s.connection_detail = state, detail
         if state is Connection.OFFLINE and previous is not Connection.OFFLINE:
-            self.events.message.emit("error", f"Lost contact with the RE Manager: {detail}")
+            if s.login_needed is not None:  # the gateway answers; the credentials are refused
+                self.events.message.emit("warning", f"Not logged in to the HTTP server: {detail}")
+            else:
+                self.events.message.emit("error", f"Lost contact with the RE Manager: {detail}")
         elif state is Connection.CONNECTED and previous is Connection.OFFLINE:
             self.events.message.emit("info", "Reconnected to the RE Manager.")
         if state is Connection.CONNECTED:
