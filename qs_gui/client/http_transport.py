@@ -151,9 +151,13 @@ def status_error(response: httpx.Response) -> HTTPClientError | HTTPServerError:
     request = response.request
     code = response.status_code
     if code >= 500:
-        return HTTPServerError(
-            f"Server error '{code} {response.reason_phrase}' for url '{request.url}'",
-            request=request, response=response)
+        # httpx's own text, as the reference passes it on (two lines: the MDN link included)
+        message = f"Server error '{code} {response.reason_phrase}' for url '{request.url}'"
+        try:
+            response.raise_for_status()
+        except httpx.HTTPStatusError as ex:
+            message = str(ex)
+        return HTTPServerError(message, request=request, response=response)
     detail = _detail(response)
     if 300 <= code < 400 and "location" in response.headers:
         detail = f"{detail} (redirected to {response.headers['location']})".strip()
@@ -210,6 +214,8 @@ class HTTPTransport:
         return await self._codec.decode_async(raw, reuse)
 
     def ssl_verify(self) -> bool | ssl.SSLContext:
+        if not self.uri.startswith("https://"):
+            return False  # no TLS: loading the CA store (120-190 ms, on the loop) is not needed
         verify = self._verify
         if isinstance(verify, str):
             return ssl_context(verify)
