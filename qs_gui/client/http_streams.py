@@ -31,6 +31,23 @@ from .monitor import CONSOLE_TOPIC, MAX_PAYLOAD_BYTES, STATUS_TOPIC, InfoMessage
 
 logger = logging.getLogger(__name__)
 
+#: credentials in a handshake header
+_SECRET_HEADERS = frozenset({"authorization", "cookie", "set-cookie"})
+
+
+def _redact_handshake(record: logging.LogRecord) -> bool:
+    """websockets logs every handshake header at DEBUG (``> %s: %s``), the API key included."""
+    args = record.args
+    if (isinstance(args, tuple) and len(args) == 2 and isinstance(args[0], str)
+            and args[0].lower() in _SECRET_HEADERS):
+        record.args = (args[0], "***")
+    return True
+
+
+#: the WebSockets' logger (websockets' own would print the ``Authorization`` header)
+ws_logger = logging.getLogger(__name__ + ".websocket")
+ws_logger.addFilter(_redact_handshake)
+
 RETRY_FIRST = 0.5  # seconds before the first reconnect; doubles up to RETRY_MAX
 RETRY_MAX = 5.0
 WS_MAX_FRAME = 64 << 20  # larger frames end the connection; MAX_PAYLOAD_BYTES are skipped
@@ -163,7 +180,7 @@ def websocket_reader(client: StreamClient, path: str, topic: str) -> Reader:
                 uri = client.websocket_uri(path)
                 async with connect(uri, additional_headers=headers, ssl=client.websocket_ssl(),
                                    max_size=WS_MAX_FRAME, open_timeout=10,
-                                   ping_interval=20) as ws:
+                                   ping_interval=20, logger=ws_logger) as ws:
                     feed.connected += 1
                     try:
                         feed.error = None
