@@ -134,6 +134,7 @@ class REManagerAPI(REManagerAPIBase):
         self._token_expires: float | None = None  # monotonic time the access token expires
         self._refresh_lock: asyncio.Lock | None = None
         self._verify: bool | str = ca_file if ca_file else bool(verify)
+        self._served_uids: dict[str, Any] = {}  # getter name -> uid of the last list served
         self._init_api(
             transport=transport or HTTPTransport(uri, timeout=self._timeout,
                                                  auth=self._auth_headers, verify=self._verify),
@@ -317,14 +318,19 @@ class REManagerAPI(REManagerAPIBase):
         so right after a push announced a new uid it can serve the previous list. It is then
         asked again once its status cache has expired."""
         key = REPLY_UID_KEYS.get(method)
+        seen = self._served_uids.get(name)  # the uid of the list this client had before
         response = await super()._cached(name, uid, method, params, timeout)
-        for _ in range(STALE_RETRIES):
+        for attempt in range(STALE_RETRIES + 1):
             got = response.get(key) if key and isinstance(response, Mapping) else None
             if got is None or uid is None or got == uid:
                 break
-            self._cache.drop(name)
+            self._cache.drop(name)  # not ``uid``'s list: never kept under its uid
+            if (seen is not None and got != seen) or attempt == STALE_RETRIES:
+                break  # newer than the status that asked (it changed again): use it
             await asyncio.sleep(GATEWAY_STATUS_AGE)
             response = await super()._cached(name, uid, method, params, timeout)
+        if key and isinstance(response, Mapping) and response.get(key) is not None:
+            self._served_uids[name] = response.get(key)
         return response
 
     async def re_metadata(self) -> dict[str, Any]:
