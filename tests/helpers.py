@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -137,6 +137,22 @@ def reset_server(sb: Sandbox, timeout: float = 30.0) -> dict:
         timeout,
         what="reset state",
     )
+
+
+def reset_around_test(sb: Sandbox) -> Iterator[Sandbox]:
+    """For a per-test fixture: the server reset before the test, checked unlocked after it;
+    fails loudly (not as an error in some later test) when a test leaves a lock behind."""
+    import pytest
+
+    try:
+        reset_server(sb)
+    except ServerLockedError as ex:
+        pytest.fail(f"a previous test left the server locked. {ex}")
+    yield sb
+    try:
+        check_not_locked(sb)
+    except ServerLockedError as ex:
+        pytest.fail(f"this test left the server locked. {ex}")
 
 
 def ensure_env_open(sb: Sandbox, timeout: float = 60.0) -> dict:

@@ -26,11 +26,9 @@ from qs_gui.core.gates import Action, Connection  # noqa: E402
 from qs_gui.sandbox import Sandbox  # noqa: E402
 from qs_gui.ui import dialogs as dialogs_module  # noqa: E402
 from tests.helpers import (  # noqa: E402
-    ServerLockedError,
-    check_not_locked,
     ensure_env_closed,
     ensure_env_open,
-    reset_server,
+    reset_around_test,
 )
 
 from .editor_support import type_into  # noqa: E402
@@ -53,26 +51,14 @@ OBSERVER_MAY_SEND = READ_ONLY_METHODS | {"api_scopes", "whoami", "session_refres
                                          "apikey_new", "apikey_delete"}
 
 
-def _reset(sb: Sandbox) -> Iterator[Sandbox]:
-    try:
-        reset_server(sb)
-    except ServerLockedError as ex:
-        pytest.fail(f"a previous test left the server locked. {ex}")
-    yield sb
-    try:
-        check_not_locked(sb)
-    except ServerLockedError as ex:
-        pytest.fail(f"this test left the server locked. {ex}")
-
-
 @pytest.fixture
 def single(http_sandbox: Sandbox) -> Iterator[Sandbox]:
-    yield from _reset(http_sandbox)
+    yield from reset_around_test(http_sandbox)
 
 
 @pytest.fixture
 def multi(http_multi_sandbox: Sandbox) -> Iterator[Sandbox]:
-    yield from _reset(http_multi_sandbox)
+    yield from reset_around_test(http_multi_sandbox)
 
 
 def action(window, name: Action):

@@ -8,26 +8,14 @@ from collections.abc import Iterator
 import pytest
 
 from qs_gui.sandbox import Sandbox
-from tests.helpers import ServerLockedError, check_not_locked, ensure_env_closed, reset_server
-
-
-def _reset(sb: Sandbox) -> Iterator[Sandbox]:
-    try:
-        reset_server(sb)
-    except ServerLockedError as ex:
-        pytest.fail(f"a previous test left the server locked. {ex}")
-    yield sb
-    try:
-        check_not_locked(sb)
-    except ServerLockedError as ex:
-        pytest.fail(f"this test left the server locked. {ex}")
+from tests.helpers import ensure_env_closed, reset_around_test
 
 
 @pytest.fixture
 def http_reset(http_sandbox: Sandbox) -> Iterator[Sandbox]:
     """The single-user gateway's manager idle, queue and history empty, autostart off
     (environment untouched)."""
-    yield from _reset(http_sandbox)
+    yield from reset_around_test(http_sandbox)
 
 
 @pytest.fixture
@@ -39,4 +27,4 @@ def http_env_closed(http_reset: Sandbox) -> Iterator[Sandbox]:
 @pytest.fixture
 def http_multi_reset(http_multi_sandbox: Sandbox) -> Iterator[Sandbox]:
     """As ``http_reset``, on the multi-user gateway."""
-    yield from _reset(http_multi_sandbox)
+    yield from reset_around_test(http_multi_sandbox)
