@@ -20,6 +20,7 @@ dead keep-alive connection (after a 500) is retried once.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import ssl
 import time
@@ -269,7 +270,8 @@ class REManagerAPI(REManagerAPIBase):
                            auto_refresh_session: bool = True) -> Any:
         """Send a method by name, or ``(HTTP method, path)`` for any gateway route; raise or
         return exactly as the typed wrappers do."""
-        if isinstance(method, str) and not (url_params or headers or data):
+        if isinstance(method, str) and auto_refresh_session and not (
+                url_params or headers or data):
             response, _ = await self._send(method, params, timeout=timeout)
             return response
         verb, path, name = self._route(method)
@@ -351,12 +353,17 @@ class REManagerAPI(REManagerAPIBase):
     async def login(self, username: str | None = None, *, password: str | None = None,
                     provider: str | None = None) -> dict[str, Any]:
         """Log in with a password against ``provider`` (e.g. ``"toy/token"``); the tokens are
-        kept (in memory) for the following requests. Username and password are required: a
-        GUI asks for them, there is no terminal prompt."""
-        if not isinstance(username, str) or not username.strip():
-            raise RequestParameterError("'username' is not set or is an empty string")
-        if not isinstance(password, str) or not password.strip():
-            raise RequestParameterError("'password' is not set or is an empty string")
+        kept (in memory) for the following requests. Without ``username``/``password`` they
+        are asked on the terminal, as the reference does (the GUI always passes both)."""
+        if username is None:  # the reference's interactive prompts (scripts, notebooks)
+            username = input("Username: ")
+        if password is None:
+            password = getpass.getpass()
+        for name, value in (("username", username), ("password", password)):
+            if not isinstance(value, str):
+                raise RequestParameterError(f"'{name}' is not string: type({name})={type(value)}")
+            if not value.strip():
+                raise RequestParameterError(f"'{name}' is an empty string")
         selected = _endpoint(provider, "Authentication provider path") or \
             self._http_auth_provider
         if not selected:

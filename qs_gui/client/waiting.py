@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from .exceptions import (
+    HTTPError,
+    RequestFailedError,
     RequestParameterError,
     RequestTimeoutError,
     WaitCancelError,
@@ -131,8 +133,8 @@ async def _poll(fetch: Callable[[], Awaitable[Any]], wake: asyncio.Event,
         return None
     try:
         return request.result()
-    except RequestTimeoutError:
-        return None
+    except (RequestTimeoutError, HTTPError, RequestFailedError):
+        return None  # as the reference: no status this time (the gateway's 408 included)
 
 
 async def wait_for_status(fetch: Callable[[], Awaitable[Any]], condition: Condition,
