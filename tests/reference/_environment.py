@@ -1,11 +1,13 @@
 """The private, loopback-only environment the reference suite runs in (used by its conftest).
 
 The suite's fixtures start ``start-re-manager`` by name, bind ``tcp://*`` on fixed ports and use
-Redis on localhost:6379 (also from the pytest process, in ``clear_redis_pool``). Here: an
-exclusive lock plus a check that the fixed ports are free (another session running this suite,
-or a manager someone left running, would otherwise answer the tests), a private Redis on a free
-loopback port that ends with this process however it ends (the kernel signals it when its parent
-dies: PR_SET_PDEATHSIG), and a ``start-re-manager`` shim that runs :mod:`.manager_wrapper`.
+Redis on localhost:6379 (also from the pytest process, in ``clear_redis_pool``); its HTTP
+fixtures start ``uvicorn`` by name (bluesky-httpserver on localhost:60610). Here: an exclusive
+lock plus a check that the fixed ports are free (another session running this suite, or a
+manager or gateway someone left running, would otherwise answer the tests), a private Redis on a
+free loopback port that ends with this process however it ends (the kernel signals it when its
+parent dies: PR_SET_PDEATHSIG), and ``start-re-manager`` and ``uvicorn`` shims that run
+:mod:`.manager_wrapper`.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from qs_gui.sandbox import find_redis_server, pick_ports, port_is_free
 
 from .manager_wrapper import group_alive, parent_death_signal, stop_group
 
-#: the ports the suite's fixtures and tests bind (control/info; test_api_fs.py also 60616/60617)
-FIXED_PORTS = (60615, 60625, 60616, 60617)
+#: the ports the suite's fixtures and tests bind (control/info; test_api_fs.py also 60616/60617;
+#: the gateway 60610)
+FIXED_PORTS = (60615, 60625, 60616, 60617, 60610)
+#: the programs the suite starts by name, each run through the wrapper by a shim
+SHIMMED = ("start-re-manager", "uvicorn")
 LOCK_PATH = Path(tempfile.gettempdir()) / "qs-gui-reference-suite.lock"
 WRAPPER = Path(__file__).with_name("manager_wrapper.py")
 
@@ -94,26 +99,32 @@ def private_redis(run_dir: Path, timeout: float = 20.0) -> Iterator[str]:
             proc.wait(5)
 
 
-def manager_shim(bin_dir: Path) -> Path:
-    """A ``start-re-manager`` in ``bin_dir`` that runs the wrapper with this interpreter."""
+def shims(bin_dir: Path) -> list[Path]:
+    """``start-re-manager`` and ``uvicorn`` in ``bin_dir``, each running the wrapper with this
+    interpreter (the wrapper is told which one it runs as: ``SHIM``)."""
     bin_dir.mkdir(parents=True, exist_ok=True)
-    shim = bin_dir / "start-re-manager"
-    shim.write_text(f"#!{sys.executable}\nimport runpy\n"
-                    f"runpy.run_path({str(WRAPPER)!r}, run_name='__main__')\n")
-    shim.chmod(0o755)
-    return shim
+    paths = []
+    for name in SHIMMED:
+        shim = bin_dir / name
+        shim.write_text(f"#!{sys.executable}\nimport runpy\n"
+                        f"runpy.run_path({str(WRAPPER)!r}, init_globals={{'SHIM': {name!r}}}, "
+                        f"run_name='__main__')\n")
+        shim.chmod(0o755)
+        paths.append(shim)
+    return paths
 
 
-def real_manager() -> Path:
-    """The installed ``start-re-manager`` (next to the interpreter, as in the sandbox)."""
-    path = Path(sys.executable).parent / "start-re-manager"
+def real_program(name: str) -> Path:
+    """The installed ``name`` (next to the interpreter, as in the sandbox)."""
+    path = Path(sys.executable).parent / name
     if not path.is_file():
-        raise RuntimeError(f"{path} not found (bluesky-queueserver is not installed)")
+        raise RuntimeError(f"{path} not found (is the 'test' extra installed?)")
     return path
 
 
 def stop_leftover_managers(run_dir: Path) -> list[int]:
-    """Stop every manager group the wrapper recorded and that still runs; return their ids."""
+    """Stop every process group the wrapper recorded (managers and gateways) that still runs;
+    return their ids."""
     left = []
     groups = run_dir / "groups"
     for record in sorted(groups.iterdir()) if groups.is_dir() else []:
@@ -126,11 +137,12 @@ def stop_leftover_managers(run_dir: Path) -> list[int]:
 
 
 def environment(run_dir: Path, redis_addr: str) -> dict[str, str]:
-    """Variables for the wrapper, and a PATH with the shim first."""
-    shim = manager_shim(run_dir / "bin")
+    """Variables for the wrapper, and a PATH with the shims first."""
+    bin_dir = shims(run_dir / "bin")[0].parent
     return {
-        "PATH": f"{shim.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "QS_REF_REAL_MANAGER": str(real_manager()),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "QS_REF_REAL_MANAGER": str(real_program("start-re-manager")),
+        "QS_REF_REAL_UVICORN": str(real_program("uvicorn")),
         "QS_REF_REDIS_ADDR": redis_addr,
         "QS_REF_RUN_DIR": str(run_dir),
     }

@@ -1,9 +1,13 @@
 """Loading the reference client's own test suite (``bluesky_queueserver_api/tests``, 0.0.13).
 
-Its ``common.py`` imports ``bluesky_httpserver.tests.conftest`` for the HTTP server fixtures, and
-that module imports ``xprocess`` (pytest-xprocess) at load time. Only the 0MQ cases are selected
-here, so no HTTP server is needed: when pytest-xprocess is absent a stand-in module satisfies the
-import, and the two HTTP server fixtures are replaced by inert ones *before* the test modules
+Its ``common.py`` imports ``bluesky_httpserver.tests.conftest`` for the HTTP server fixtures
+(``fastapi_server``, ``fastapi_server_fs``: bluesky-httpserver under uvicorn on port 60610,
+started through pytest-xprocess), and that module imports ``xprocess`` at load time.
+
+With an HTTP face selected, those real fixtures run (pytest-xprocess is then required; the
+runner's conftest gives them a private ``xprocess`` fixture and keeps the gateway on loopback).
+With only 0MQ faces, no HTTP server is needed: when pytest-xprocess is absent a stand-in module
+satisfies the import, and the two fixtures are replaced by inert ones *before* the test modules
 import them from ``common`` (test bodies are untouched; only the HTTP fixtures they receive
 differ, and the 0MQ cases never use them).
 """
@@ -49,12 +53,19 @@ def fastapi_server_fs() -> Iterator[Callable[..., None]]:
     yield start
 
 
-def load_common() -> types.ModuleType:
-    """Import the suite's ``common`` with the HTTP fixtures replaced; return it."""
-    _stand_in_for_xprocess()
+def load_common(*, http: bool) -> types.ModuleType:
+    """Import the suite's ``common``; without ``http``, with the HTTP fixtures replaced."""
+    if http:
+        if importlib.util.find_spec("xprocess") is None:
+            raise RuntimeError("the HTTP faces of the reference suite need pytest-xprocess "
+                               "(the 'test' extra), or set QS_GUI_REFERENCE_FACES=zmq-async,"
+                               "zmq-sync")
+    else:
+        _stand_in_for_xprocess()
     with warnings.catch_warnings():  # pydantic/sqlalchemy deprecations inside bluesky_httpserver
         warnings.simplefilter("ignore")
         common = importlib.import_module("bluesky_queueserver_api.tests.common")
-    common.fastapi_server = fastapi_server
-    common.fastapi_server_fs = fastapi_server_fs
+    if not http:
+        common.fastapi_server = fastapi_server
+        common.fastapi_server_fs = fastapi_server_fs
     return common

@@ -1,12 +1,16 @@
-"""``start-re-manager`` as the reference suite's fixtures run it, kept on loopback and private.
+"""``start-re-manager`` and ``uvicorn`` as the reference suite's fixtures run them, kept on
+loopback and private, and ending with the run.
 
-Put first on PATH (as a generated ``start-re-manager`` that runs this file) while the reference
-suite runs. It rewrites the command line so that every bind is on 127.0.0.1 (``tcp://*:60615``
--> ``tcp://127.0.0.1:60615``; the default control/info addresses and the IPython kernel address
-are given explicitly) and Redis is the private one (``QS_REF_REDIS_ADDR``), then runs the real
-``start-re-manager`` (``QS_REF_REAL_MANAGER``) in a process group of its own and waits for it.
+Put first on PATH (as generated ``start-re-manager`` and ``uvicorn`` shims that run this file)
+while the reference suite runs. As ``start-re-manager`` it rewrites the command line so that
+every bind is on 127.0.0.1 (``tcp://*:60615`` -> ``tcp://127.0.0.1:60615``; the default
+control/info addresses and the IPython kernel address are given explicitly) and Redis is the
+private one (``QS_REF_REDIS_ADDR``), then runs the real ``start-re-manager``
+(``QS_REF_REAL_MANAGER``). As ``uvicorn`` (the suite's gateway fixtures start
+bluesky-httpserver with ``--host=localhost``) it runs the real one (``QS_REF_REAL_UVICORN``)
+with the arguments as given. Either runs in a process group of its own, waited for.
 
-The manager's processes end with this one, and this one ends with pytest however pytest dies:
+The program's processes end with this one, and this one ends with pytest however pytest dies:
 the kernel sends SIGTERM here when the parent dies (PR_SET_PDEATHSIG), and SIGTERM/SIGINT stop
 the whole group (SIGTERM, then SIGKILL after a grace period). The group id is recorded in
 ``QS_REF_RUN_DIR/groups`` while it runs, so the runner can check at the end that none is left.
@@ -114,11 +118,17 @@ def stop_group(pgid: int) -> None:
             time.sleep(0.05)  # foreign processes exiting, not a test synchronisation
 
 
-def main() -> int:
+def command(name: str, args: list[str]) -> list[str]:
+    """The real program and its arguments, for the shim ``name`` run with ``args``."""
+    if name == "uvicorn":
+        return [os.environ["QS_REF_REAL_UVICORN"], *args]
+    return [os.environ["QS_REF_REAL_MANAGER"], *rewrite(args, os.environ["QS_REF_REDIS_ADDR"])]
+
+
+def main(name: str) -> int:
     die_with_parent()
-    args = rewrite(sys.argv[1:], os.environ["QS_REF_REDIS_ADDR"])
     env = dict(os.environ, MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
-    proc = subprocess.Popen([os.environ["QS_REF_REAL_MANAGER"], *args], env=env,
+    proc = subprocess.Popen(command(name, sys.argv[1:]), env=env,
                             start_new_session=True)
     record = Path(os.environ["QS_REF_RUN_DIR"]) / "groups" / str(proc.pid)
     record.parent.mkdir(parents=True, exist_ok=True)
@@ -138,4 +148,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(globals().get("SHIM", "start-re-manager")))  # set by the shim
