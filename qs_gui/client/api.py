@@ -213,11 +213,16 @@ class REManagerAPIBase(RequestBuilder, WaitMethods, ClientMonitors):
                 return self._status_current
             if not reload and fresh(self._status_expiration_period):
                 return self._status_current
-            status = await self.send_request(method="status")
+            status = await self.send_request(method="status",
+                                             params=self._status_params(reload))
             if isinstance(status, Mapping) and "manager_state" in status:
                 self._status_current = dict(status)
                 self._status_timestamp = time.monotonic()
             return status
+
+    def _status_params(self, reload: bool) -> dict[str, Any] | None:
+        """What a status request carries (HTTP: asking the gateway past its own cache)."""
+        return None
 
     async def status(self, *, reload: bool = False) -> dict[str, Any]:
         """RE Manager status; a copy of the cached one while it is younger than the expiry."""

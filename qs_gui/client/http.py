@@ -313,6 +313,12 @@ class REManagerAPI(REManagerAPIBase):
             f"Method must be a string or an iterable: method={method!r} "
             f"type(method)={type(method)!r}")
 
+    def _status_params(self, reload: bool) -> dict[str, Any] | None:
+        """``reload=True`` reaches RE Manager: the gateway answers ``GET /api/status`` from
+        its own 0.4 s cache unless the body says ``reload`` (the reference never does, so its
+        ``status(reload=True)`` and its waits can see a status RE Manager no longer has)."""
+        return {"reload": True} if reload else None
+
     async def _cached(self, name: str, uid: Any, method: str, params: Mapping | None = None,
                       timeout: float | None = None) -> dict[str, Any]:
         """As over 0MQ, but a reply older than ``uid`` is not kept as ``uid``'s: the gateway

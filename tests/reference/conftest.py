@@ -77,6 +77,16 @@ DELIBERATE_DIFFERENCES = {
         "RequestParameterError, same name and message: it does not depend on the reference"),
 }
 
+#: … and where the case's outcome then depends on timing: an expected failure that may pass
+#: (not strict), each for the reason given
+DELIBERATE_TIMING_DIFFERENCES = {
+    "test_session_refresh_3": (  # HTTP faces only
+        "qs-gui refreshes an access token before it expires (at 80 % of its life), so a request "
+        "sent with auto_refresh_session=False rarely carries an expired token; the case needs "
+        "some to fail (with 2 s tokens the gateway, storing expiry in whole seconds, still "
+        "accepts a 2.05 s-old one): it passes only when a loop turn lands past the expiry"),
+}
+
 
 def selected(item: pytest.Item) -> bool:
     """The case exercises one of :data:`FACES`."""
@@ -111,9 +121,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif not selected(item):
             drop.append(item)
         else:
-            reason = DELIBERATE_DIFFERENCES.get(getattr(item, "originalname", item.name))
+            name = getattr(item, "originalname", item.name)
+            reason = DELIBERATE_DIFFERENCES.get(name)
+            timing = DELIBERATE_TIMING_DIFFERENCES.get(name)
             if reason and CLIENT == "qs-gui":
                 item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
+            elif timing and CLIENT == "qs-gui":
+                item.add_marker(pytest.mark.xfail(strict=False, reason=timing))
             keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
