@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 
+from tests.ui.qt_async import until
+
 T = TypeVar("T")
 
 #: keys whose values are times (differ between runs)
@@ -39,15 +41,7 @@ async def wait_until(predicate: Callable[[], Any], timeout: float,
                      what: str | Callable[[], str], interval: float = 0.05) -> Any:
     """Poll a (sync) predicate inside the loop until it is truthy; AssertionError on timeout
     (``what`` may be a callable, to describe the last state)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            text = what() if callable(what) else what
-            raise AssertionError(f"timed out after {timeout} s waiting for {text}")
-        await asyncio.sleep(interval)
+    return await until(predicate, timeout, interval, what)
 
 
 async def wait_until_async(predicate: Callable[[], Awaitable[Any]], timeout: float, what: str,
