@@ -10,7 +10,9 @@ widget lives here, so it is unit-tested without a display:
 * **Validation**: :meth:`EditorState.validate` turns what the form holds (:class:`FormInput`),
   or the JSON-only item, into ``item`` (only ever from :func:`build_item`, so an item with a
   known problem is never sent), ``errors`` in field order, and ``draft`` (what the JSON view
-  shows, valid or not).
+  shows, valid or not). ``warnings`` are problems the operator may override (a scan motor that
+  is not in ``devices_allowed``): they never block ``item``; the view asks once before sending
+  (``unaccepted_warnings``, ``accept_warnings``).
 * **JSON sync**: a JSON edit is pending until parsed (:meth:`EditorState.apply_json`); a valid
   text goes into the form, an invalid one is ``json_error`` and blocks sending. While the
   operator's text is in charge it is not rewritten from the form (``json_follows_form``).
@@ -45,6 +47,7 @@ from .schema import (
     plan_specs,
     server_field_errors,
     validate_meta,
+    validate_warnings,
     values_from_item,
 )
 from .schema import validate as check_values
@@ -146,6 +149,10 @@ class EditorState:
         self.item: dict[str, Any] | None = None  # what is sent; None while anything is invalid
         self.errors: dict[str, str] = {}  # field (or "name", "meta", "json") -> plain message
         self.draft: dict[str, Any] = {}  # the item as the form holds it, valid or not
+        # problems the operator may override (a scan motor not in devices_allowed): they never
+        # block ``item``; the view asks before sending while ``unaccepted_warnings`` is not empty
+        self.warnings: dict[str, str] = {}
+        self.accepted_warnings: frozenset[str] = frozenset()
         self.server_fields: dict[str, str] = {}  # fields the server's last refusal named
         # the edited queue item
         self.editing_uid: str | None = None
@@ -338,6 +345,7 @@ class EditorState:
         JSON-only item is checked). Sets ``item``, ``errors`` and ``draft``."""
         item_type, name = self.item_type, self.name
         errors: dict[str, str] = {}
+        warnings: dict[str, str] = {}
         item: dict[str, Any] | None = None
         draft: dict[str, Any] = {"item_type": item_type, "name": name}
         plans = frozenset(self.specs) if self.plans_known else None
@@ -370,6 +378,7 @@ class EditorState:
             if meta_error:
                 errors["meta"] = meta_error
             draft = draft_item(spec, values, None if meta_error else form.meta)
+            warnings = validate_warnings(spec, values, self.devices)
             if not errors:
                 try:
                     item = build_item(spec, values, meta=form.meta, devices=self.devices,
@@ -377,6 +386,17 @@ class EditorState:
                 except ItemInvalid as ex:
                     errors.update(ex.errors)
         self.item, self.errors, self.draft = item, errors, draft
+        self.warnings = {k: v for k, v in warnings.items() if k not in errors}
+
+    @property
+    def unaccepted_warnings(self) -> list[str]:
+        """Warnings the operator has not overridden yet (ask before Add / Execute now)."""
+        return [w for w in self.warnings.values() if w not in self.accepted_warnings]
+
+    def accept_warnings(self) -> None:
+        """The operator chose to send anyway: the current warnings no longer ask (a new
+        warning, e.g. another mistyped motor, asks again)."""
+        self.accepted_warnings = self.accepted_warnings | frozenset(self.warnings.values())
 
     @property
     def error(self) -> str | None:

@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 from qs_gui.core.schema import (
     VAR_KEYWORD,
     VAR_POSITIONAL,
+    ArgsPattern,
     DeviceIndex,
     ParamSpec,
     PlanSpec,
     TypeSpec,
+    args_pattern,
     plan_specs,
 )
 
@@ -133,6 +135,11 @@ def valid_values(draw: st.DrawFn, spec: PlanSpec) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for p in spec.parameters:
         if p.kind == VAR_POSITIONAL:
+            pattern = args_pattern(spec)
+            if pattern is not None and pattern.source != "annotation":
+                groups = draw(st.lists(_group(pattern), min_size=1, max_size=3))
+                values[p.name] = [v for g in groups for v in g]
+                continue
             items = draw(st.lists(for_type(p.type, p), max_size=4))
             if items:
                 values[p.name] = items
@@ -143,4 +150,15 @@ def valid_values(draw: st.DrawFn, spec: PlanSpec) -> dict[str, Any]:
                 values[p.name] = extra
         elif p.required or draw(st.booleans()):
             values[p.name] = draw(for_type(p.type, p))
+    pattern = args_pattern(spec)
+    if pattern is not None and pattern.trailing_num and values.get("num") is None:
+        values["num"] = draw(st.integers(1, 100))  # scan needs num (or a trailing one)
     return values
+
+
+def _group(pattern: ArgsPattern) -> st.SearchStrategy:
+    """One (motor, start, stop…) group of a scan-like ``*args``, as bluesky needs it."""
+    slots = {"motor": st.sampled_from(devices_with("movable")), "int": st.integers(1, 100),
+             "positions": st.lists(_numbers("float", -100, 100), min_size=1, max_size=4)}
+    return st.tuples(*(slots.get(pattern.kind(f), _numbers("float", -100, 100))
+                       for f in pattern.fields)).map(list)

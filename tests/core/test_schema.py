@@ -255,7 +255,8 @@ MESSAGES = [
      {"positions": "positions: 12 is above the maximum 10"}),
     ("move_then_count", {"motors": ["motor1"], "positions": "a"},
      {"positions": "positions: must be a list of numbers between -10 and 10"}),
-    ("scan", {"detectors": ["det1"], "args": ["det2", 1, 2]}, {}),  # device | Any: not checked
+    # device | Any: a warning (validate_warnings), never an error
+    ("scan", {"detectors": ["det1"], "args": ["det2", 1, 2], "num": 3}, {}),
     ("fly", {"flyers": ["det1"]}, {"flyers": "flyers: 'det1' is not a flyable device"}),
     ("fly", {"flyers": ["flyer1", "trivial_flyer"]}, {}),
     ("tweak", {"detector": "motor1.velocity", "target_field": "x", "motor": "det1", "step": 1},

@@ -34,6 +34,7 @@ from typing import Any
 
 from .check import DeviceIndex, check_range, check_value, json_problem, range_text
 from .items import draft_item, layout, server_field_errors, validate_meta, values_from_item
+from .plan_args import ArgsPattern, ArgsRow, args_pattern, args_problem, args_warnings, group_args
 from .spec import (
     EXTRA_ARGS,
     EXTRA_KWARGS,
@@ -60,14 +61,20 @@ __all__ = [
     "POSITIONAL_OR_KEYWORD",
     "VAR_KEYWORD",
     "VAR_POSITIONAL",
+    "ArgsPattern",
+    "ArgsRow",
     "DeviceIndex",
     "ItemInvalid",
     "ParamSpec",
     "PlanSpec",
     "TypeSpec",
+    "args_pattern",
+    "args_problem",
+    "args_warnings",
     "build_item",
     "describe",
     "draft_item",
+    "group_args",
     "instruction_spec",
     "param_spec",
     "parse_annotation",
@@ -78,6 +85,7 @@ __all__ = [
     "validate",
     "validate_meta",
     "values_from_item",
+    "validate_warnings",
 ]
 
 
@@ -133,7 +141,9 @@ def validate(
 
     Messages start with the parameter name ("num: must be an integer ≥ 1", "detectors: unknown
     device 'x'"), so the first one is a complete sentence for a status line. Device names are
-    checked only when ``devices`` (devices_allowed, or a :class:`DeviceIndex`) is given.
+    checked only when ``devices`` (devices_allowed, or a :class:`DeviceIndex`) is given. The
+    groups of a scan-like ``*args`` are checked too (:mod:`.plan_args`); its motor names that
+    the annotation's ``| Any`` lets through are only :func:`validate_warnings`, never errors here.
     """
     if not isinstance(values, Mapping):
         return {"values": "values: expected a dictionary of parameter values"}
@@ -148,6 +158,11 @@ def validate(
         problem = _check_param(p, values[p.name], index, plans, named)
         if problem:
             errors[p.name] = f"{p.name}: {problem}"
+    var_pos = spec.of_kind(VAR_POSITIONAL)
+    if var_pos is not None and var_pos.name not in errors:
+        problem = args_problem(spec, values, var_pos.name)  # (motor, start, stop) groups
+        if problem:
+            errors[var_pos.name] = problem
     known = {p.name for p in spec.parameters}
     for key in values:
         if key not in known and key not in (EXTRA_ARGS, EXTRA_KWARGS):
@@ -169,6 +184,16 @@ def validate(
         if gap:
             errors[gap] = f"{gap}: must be set when *args values follow it"
     return errors
+
+
+def validate_warnings(
+    spec: PlanSpec, values: Mapping[str, Any], devices: DeviceIndex | Mapping[str, Any] | None,
+) -> dict[str, str]:
+    """Problems the operator may override: ``{parameter: message}`` (a motor in a scan's
+    ``*args`` that is not in ``devices_allowed``, whatever ``| Any`` says)."""
+    if not isinstance(values, Mapping):
+        return {}
+    return args_warnings(spec, values, _index(devices))
 
 
 def _empty(value: Any, kind: type) -> bool:
