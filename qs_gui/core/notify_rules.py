@@ -8,7 +8,8 @@ only displays. Four events are worth interrupting someone for:
 * **The queue finished.** The manager passes through ``idle`` between queue items, so "idle"
   alone means nothing; a queue run is announced only once the manager has *stayed* idle for
   ``queue_idle_delay`` (1.5 s) after a run. It says "finished" when the queue is empty and
-  "stopped" (with the count left) otherwise.
+  "stopped" (with the count left) otherwise, and why when ``stop_reason`` knows (a failure, a
+  requested stop, a halt: ``core.queue_alarm``).
 * **An unexpected pause**: paused without this client having asked (another client, a suspender,
   the plan itself). The caller says when it requested a pause (``expect_pause``).
 * **The environment closed unexpectedly**: ``worker_environment_exists`` true -> false without a
@@ -30,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["ExecutionLike", "Kind", "Notice", "NotifyRules"]
+__all__ = ["ExecutionLike", "Kind", "Notice", "NotifyRules", "StopReasonLike"]
 
 RUNNING_STATES = frozenset({"starting_queue", "executing_queue"})
 _LEVELS = {"completed": "info", "stopped": "warning"}  # every other final state is an error
@@ -65,13 +66,24 @@ class ExecutionLike(Protocol):
     def finished(self) -> bool: ...
 
 
+class StopReasonLike(Protocol):
+    """What the rules read from ``core.queue_alarm.StopReason``."""
+
+    kind: str
+    text: str
+    requested: bool
+
+
 class NotifyRules:
     """Turns status snapshots and execution outcomes into notices (see the module docstring)."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
                  queue_idle_delay: float = 1.5, pause_expect_timeout: float = 600.0,
-                 close_expect_timeout: float = 120.0, enabled: Iterable[Kind] = tuple(Kind)):
+                 close_expect_timeout: float = 120.0, enabled: Iterable[Kind] = tuple(Kind),
+                 stop_reason: Callable[[], StopReasonLike | None] | None = None):
         self.clock = clock
+        # why the queue stopped, when known (``core.queue_alarm.QueueAlarmWatch.stop_reason``)
+        self.stop_reason = stop_reason
         self.queue_idle_delay = queue_idle_delay
         # A requested pause is expected until seen, until the manager settles idle, or this long
         # (a deferred pause waits for the plan's next checkpoint, which can take minutes).
@@ -161,9 +173,16 @@ class NotifyRules:
                             "The queue is no longer running; the manager is idle.", "warning")
         else:
             plural = "s" if left != 1 else ""
+            reason = self.stop_reason() if self.stop_reason is not None else None
+            why = reason.text if reason is not None else "stopped, failed or halted"
+            level = "warning"
+            if reason is not None and reason.kind == "failed":
+                level = "error"
+            elif reason is not None and reason.requested:
+                level = "info"
             notice = Notice(Kind.QUEUE_FINISHED, "Queue stopped",
                             f"The queue stopped with {left} item{plural} left; the manager is "
-                            f"idle (stopped, failed or halted).", "warning")
+                            f"idle ({why}).", level)
         return self._emit([notice])
 
     def seconds_until_due(self) -> float | None:
