@@ -149,7 +149,6 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
     from .client.documents import DocumentPump, DocumentSubscriber
     from .core.profiles import AppSettings, resolve_connection
     from .core.session import Session
-    from .ui.main_window import MainWindow
     from .ui.profiles_dialog import QSettingsStore, choose_profile
     from .ui.resources import apply_app_resources
 
@@ -200,9 +199,19 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
         sys.stderr.write(f"qs-gui: {ex}\n")
         return 2
     session = Session(api, use_monitor=not args.no_push)
-    window = MainWindow(session, monitor_mode=conn["monitor"], settings=qsettings,
-                        app_settings=app_settings, profile=profile,
-                        title="qs-gui demo" if sandbox else "qs-gui")
+    title = "qs-gui demo" if sandbox else "qs-gui"
+    if conn["monitor"]:  # the read-only wall display (its client refuses mutating requests)
+        from .ui.monitor_window import MonitorWindow
+
+        window = MonitorWindow(session, settings=qsettings, app_settings=app_settings,
+                               profile=profile, title=title)
+        add_message = window.show_message
+    else:
+        from .ui.main_window import MainWindow
+
+        window = MainWindow(session, settings=qsettings, app_settings=app_settings,
+                            profile=profile, title=title)
+        add_message = window.messages.add
     if login is not None:
         window.configure_login(login[0], login[1])
     if sandbox is not None and getattr(sandbox, "http_api_key", None):
@@ -213,13 +222,16 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
     if docs_addr:
         subscriber = DocumentSubscriber(docs_addr, prefix=args.docs_prefix.encode(),
                                         allow_pickle=args.docs_allow_pickle)
-        window.plot_dock.attach_subscriber(subscriber)
-        pump = DocumentPump(subscriber, window.plot_dock.feed_many)
+        if conn["monitor"]:  # progress only: the monitor builds no plot
+            pump = DocumentPump(subscriber, window.feed_documents)
+        else:
+            window.plot_dock.attach_subscriber(subscriber)
+            pump = DocumentPump(subscriber, window.plot_dock.feed_many)
 
     def report_exception(exc_type, exc, tb) -> None:  # PyQt5 aborts on unhandled slot errors
         logger.error("Unhandled exception", exc_info=(exc_type, exc, tb))
         text = "".join(traceback.format_exception_only(exc_type, exc)).strip()
-        window.messages.add("error", f"Internal error: {text}")
+        add_message("error", f"Internal error: {text}")
 
     sys.excepthook = report_exception
     quit_requested = False
@@ -244,8 +256,8 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
         if pump is not None:
             pump.start()
         await session.start()
-        if sandbox and not conn["monitor"]:
-            await _prepare_demo(window, sandbox, args)
+        if sandbox:  # seeded by the sandbox's own client: a monitor still sends nothing
+            await _prepare_demo(add_message, sandbox, args)
 
     if args.exit_after:
         def finish() -> None:
@@ -310,7 +322,7 @@ def _http_api(args: argparse.Namespace, conn: dict, sandbox: Any) -> tuple[Any, 
     return api, None
 
 
-async def _prepare_demo(window: Any, sandbox: Any, args: argparse.Namespace) -> None:
+async def _prepare_demo(add_message: Any, sandbox: Any, args: argparse.Namespace) -> None:
     """Open the demo's environment and seed its items off the GUI thread; say so in Messages."""
     if args.demo_empty:
         if args.demo_keep_closed:
@@ -319,13 +331,13 @@ async def _prepare_demo(window: Any, sandbox: Any, args: argparse.Namespace) -> 
     else:
         what, job = "adding demo items to the queue and history", lambda: _seed_demo(
             sandbox, args.demo_keep_closed)
-    window.messages.add("info", f"Demo: {what}…")
+    add_message("info", f"Demo: {what}…")
     try:
         await asyncio.get_running_loop().run_in_executor(None, job)
     except Exception as ex:  # SandboxError or a lost reply: the operator must see it
-        window.messages.add("error", f"Demo: {what} failed: {ex}")
+        add_message("error", f"Demo: {what} failed: {ex}")
     else:
-        window.messages.add("info", f"Demo: done {what}.")
+        add_message("info", f"Demo: done {what}.")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from ..client import REManagerAPI
 from ..client.exceptions import HTTPError, ReadOnlyError, RequestFailedError, RequestTimeoutError
 from ..client.transport import BULK_METHODS as TRANSPORT_BULK_METHODS
 from .access import Problem, classify
+from .formatting import count
 from .gates import Connection
 from .replies import MalformedReply, sanitize_status, server_message
 from .session_state import SessionEvents, SessionState
@@ -355,8 +356,8 @@ class ConnectionSupervisor:
         if oversized != self._oversized_seen:
             skipped, self._oversized_seen = oversized - self._oversized_seen, oversized
             limit = self._monitor.max_bytes / 2**20
-            console.append(f"\n[qs-gui: {skipped} oversized info message(s) over {limit:g} MiB "
-                           f"skipped]\n")
+            what = count(skipped, "oversized info message")
+            console.append(f"\n[qs-gui: {what} over {limit:g} MiB skipped]\n")
         if console:
             # One string: the console buffer gives the same result for the joined text, and a
             # burst costs one write instead of thousands.

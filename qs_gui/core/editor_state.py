@@ -11,8 +11,9 @@ widget lives here, so it is unit-tested without a display:
   or the JSON-only item, into ``item`` (only ever from :func:`build_item`, so an item with a
   known problem is never sent), ``errors`` in field order, and ``draft`` (what the JSON view
   shows, valid or not). ``warnings`` are problems the operator may override (a scan motor that
-  is not in ``devices_allowed``): they never block ``item``; the view asks once before sending
-  (``unaccepted_warnings``, ``accept_warnings``).
+  is not in ``devices_allowed``): they never block ``item``, but ``sendable`` is None and
+  ``send_error`` (the gates' reason) names the warning until the operator accepts it
+  (``unaccepted_warnings``, ``accept_warnings``, ``revoke_warnings``).
 * **JSON sync**: a JSON edit is pending until parsed (:meth:`EditorState.apply_json`); a valid
   text goes into the form, an invalid one is ``json_error`` and blocks sending. While the
   operator's text is in charge it is not rewritten from the form (``json_follows_form``).
@@ -397,6 +398,24 @@ class EditorState:
         """The operator chose to send anyway: the current warnings no longer ask (a new
         warning, e.g. another mistyped motor, asks again)."""
         self.accepted_warnings = self.accepted_warnings | frozenset(self.warnings.values())
+
+    def revoke_warnings(self) -> None:
+        """The operator took the override back: the current warnings block sending again."""
+        self.accepted_warnings = self.accepted_warnings - frozenset(self.warnings.values())
+
+    @property
+    def send_error(self) -> str | None:
+        """Why the item cannot be sent now: the first error, else the first warning the
+        operator has not accepted; None when it can be sent (the gates' reason)."""
+        if self.error is not None or self.item is None:
+            return self.error
+        waiting = self.unaccepted_warnings
+        return f"{waiting[0]} (tick \"Accept warnings\" to send anyway)" if waiting else None
+
+    @property
+    def sendable(self) -> dict[str, Any] | None:
+        """``item`` once nothing blocks it (no error, no unaccepted warning); else None."""
+        return self.item if self.send_error is None else None
 
     @property
     def error(self) -> str | None:

@@ -16,6 +16,8 @@ from collections.abc import Callable, ItemsView, Iterator, Mapping, ValuesView
 from dataclasses import dataclass
 from typing import Any
 
+from .formatting import lock_time, words
+
 
 class Connection(enum.Enum):
     OFFLINE = "offline"
@@ -41,6 +43,7 @@ class Action(str, enum.Enum):
     QUEUE_PASTE = "queue_paste"
     QUEUE_COPY = "queue_copy"  # read-only: copy selected items as JSON
     QUEUE_CLEAR = "queue_clear"
+    QUEUE_UNDO = "queue_undo"  # undo the newest queue edit of this window (core/undo.py)
     QUEUE_START = "queue_start"
     QUEUE_STOP = "queue_stop"
     QUEUE_STOP_CANCEL = "queue_stop_cancel"
@@ -71,6 +74,8 @@ class Action(str, enum.Enum):
     def label(self) -> str:
         if self is Action.ITEM_SAVE:
             return "Save"
+        if self is Action.QUEUE_UNDO:
+            return "Undo"
         name = self.value.removeprefix("re_").replace("env_", "environment ").replace("_", " ")
         return "Execute now" if name.startswith("execute") else name.capitalize()
 
@@ -103,6 +108,11 @@ class GateInputs:
     edit_vanished: bool = False  # … and that item is no longer in the queue
     #: the scopes of the logged-in HTTP user (core/access.py); None over 0MQ (no identity)
     scopes: frozenset[str] | None = None
+    #: the running item was started with Execute now, not by the queue (the rule is
+    #: core/operator_state: the item's ``properties.immediate_execution`` or a uid we executed)
+    running_immediate: bool = False
+    can_undo: bool = False  # this window's undo stack holds a queue edit to undo
+    undo_busy: bool = False  # an undo is being sent (a second one could duplicate an item)
 
 
 @dataclass(frozen=True)
@@ -111,13 +121,37 @@ class Gate:
     reason: str = ""  # "" when enabled; one plain sentence for operators otherwise
 
 
+class Phase(str, enum.Enum):
+    """What the Run Engine is doing, as far as the run controls care (the Stop control shows
+    "Stop now" or the paused choices from it)."""
+
+    UNKNOWN = "unknown"  # offline, no status
+    IDLE = "idle"  # nothing to stop
+    RUNNING = "running"  # a plan runs (queue item or Execute now)
+    PAUSED = "paused"  # resume / stop / abort / halt are the choices
+
+
+def run_phase(status: Mapping[str, Any] | None) -> Phase:
+    """The :class:`Phase` of a status (manager.py: a paused plan is manager_state 'paused')."""
+    if not isinstance(status, Mapping):
+        return Phase.UNKNOWN
+    m = status.get("manager_state")
+    if m == "paused" or (m == "executing_queue" and status.get("re_state") == "paused"):
+        return Phase.PAUSED
+    if m in ("executing_queue", "starting_queue"):
+        return Phase.RUNNING
+    return Phase.IDLE if isinstance(m, str) else Phase.UNKNOWN
+
+
 class Gates(Mapping[Action, Gate]):
-    """Immutable mapping Action -> Gate covering every Action."""
+    """Immutable mapping Action -> Gate covering every Action; ``phase`` is the run phase of
+    the same snapshot."""
 
-    __slots__ = ("_gates",)
+    __slots__ = ("_gates", "phase")
 
-    def __init__(self, gates: dict[Action, Gate]):
+    def __init__(self, gates: dict[Action, Gate], phase: Phase = Phase.UNKNOWN):
         self._gates = gates
+        self.phase = phase
 
     def __getitem__(self, action: Action | str) -> Gate:
         gate = self._gates.get(action)  # type: ignore[call-overload]
@@ -245,7 +279,8 @@ class _Ctx:
     def idle(self) -> None:
         m = self.m
         if m != "idle":
-            raise _No(PLAN_PAUSED if m == "paused" else f"The manager is busy ({m}).")
+            raise _No(PLAN_PAUSED if m == "paused" else
+                      f"The manager is busy ({words(m).lower()}).")
 
     def not_external(self) -> None:
         # manager.py: _is_ipkernel_external_task (IPython mode, kernel not idle, not captured)
@@ -268,7 +303,8 @@ class _Ctx:
             raise _No("The lock state is unknown — enter the lock key to act.")
         if locked:
             info = self.i.lock_info if isinstance(self.i.lock_info, Mapping) else {}
-            who, when, note = (_text(info.get(k)) for k in ("user", "time_str", "note"))
+            who, note = _text(info.get("user")), _text(info.get("note"))
+            when = lock_time(info) or ""
             text = f"The {scope} is locked" + (f" by {who}" if who else "")
             text += (f" ({when})" if when else "") + (f": {note.rstrip('.')}" if note else "")
             raise _No(text + ". Enter the lock key to act.")
@@ -354,7 +390,12 @@ class _Ctx:
         # manager.py: _queue_stop_activate (a second stop is accepted but does nothing)
         m = self.m
         if m not in ("executing_queue", "starting_queue"):
-            raise _No("The queue is not running" + ("." if m == "idle" else f" ({m})."))
+            raise _No("The queue is not running" + ("." if m == "idle" else
+                                                    f" ({words(m).lower()})."))
+        # Execute now also runs as executing_queue, but stopping "the queue" would only take
+        # effect after the queue's next item: it does not stop what is running.
+        _need(not self.i.running_immediate, "Execute now is running, not the queue: use Stop "
+                                            "now to pause it.")
         pending = self.known(self.stop_pending, "queue stop state")
         _need(not pending, "A queue stop is already pending.")
 
@@ -393,6 +434,11 @@ class _Ctx:
         _need(m != "executing_task", "A task started by the manager is running.")
         _need(self.kstate == "busy", f"The IPython kernel is {self.kstate} — nothing to interrupt.")
 
+    def undo(self) -> None:
+        # core/undo.py: the undo sends queue edits (add, move, item_update) checked like any edit
+        _need(not self.i.undo_busy, "Undo request in progress.")
+        _need(self.i.can_undo, "Nothing to undo.")
+
     def unlock(self) -> None:
         # manager.py: _unlock_handler needs the key; unlocking an unlocked manager does nothing
         _need(self.i.lock_key_set, "Enter the lock key first.")
@@ -426,6 +472,7 @@ _RULES: dict[Action, tuple[str | None, _Check]] = {
     Action.QUEUE_PASTE: (_QUEUE, lambda c: None),
     Action.QUEUE_COPY: (None, lambda c: c.rows("copy")),
     Action.QUEUE_CLEAR: (_QUEUE, lambda c: c.non_empty()),  # empty: accepted, does nothing
+    Action.QUEUE_UNDO: (_QUEUE, _Ctx.undo),
     Action.QUEUE_START: (_ENV, _Ctx.queue_start),
     Action.QUEUE_STOP: (_ENV, _Ctx.queue_stop),
     Action.QUEUE_STOP_CANCEL: (_ENV, _Ctx.queue_stop_cancel),
@@ -462,7 +509,8 @@ ACTION_SCOPES: dict[Action, tuple[str, str]] = {
     **dict.fromkeys((Action.QUEUE_ADD, Action.QUEUE_ADD_FROM_HISTORY, Action.QUEUE_EDIT,
                      Action.ITEM_SAVE, Action.QUEUE_DUPLICATE, Action.QUEUE_REMOVE,
                      Action.QUEUE_MOVE_UP, Action.QUEUE_MOVE_TOP, Action.QUEUE_MOVE_DOWN,
-                     Action.QUEUE_MOVE_BOTTOM, Action.QUEUE_PASTE, Action.QUEUE_CLEAR), _EDIT),
+                     Action.QUEUE_MOVE_BOTTOM, Action.QUEUE_PASTE, Action.QUEUE_CLEAR,
+                     Action.QUEUE_UNDO), _EDIT),
     **dict.fromkeys((Action.QUEUE_START, Action.QUEUE_STOP, Action.QUEUE_STOP_CANCEL,
                      Action.QUEUE_AUTOSTART, Action.QUEUE_MODE, Action.ENV_UPDATE,
                      Action.KERNEL_INTERRUPT), _QUEUE_CONTROL),
@@ -520,7 +568,7 @@ def compute_gates(inputs: GateInputs) -> Gates:
         else:
             gate = locks[scope]
             gates[action] = _run(check, ctx) if gate.enabled else gate
-    return Gates(gates)
+    return Gates(gates, run_phase(status))
 
 
 def _run(check: Callable[..., Any], *args: Any) -> Gate:

@@ -8,7 +8,7 @@ the client, which sends it with every request that needs it. The UI never touche
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..client import REManagerAPI
@@ -25,9 +25,13 @@ BACK: Position = {"pos": "back"}
 class Operations:
     """The operator's commands against one RE Manager (see the module docstring)."""
 
-    def __init__(self, api: REManagerAPI, runner: CommandRunner) -> None:
+    def __init__(self, api: REManagerAPI, runner: CommandRunner, *,
+                 on_request: Callable[[str], None] | None = None) -> None:
         self._api = api
         self._runner = runner
+        #: told of queue_stop / re_stop / re_abort / re_halt before they are sent, so that the
+        #: queue's end is reported as requested (core/attention.py)
+        self._on_request = on_request or (lambda _request: None)
 
     # -- the lock key -------------------------------------------------------------------------
     @property
@@ -89,6 +93,7 @@ class Operations:
         return await self._run(Action.QUEUE_START, "Start queue", self._api.queue_start)
 
     async def queue_stop(self) -> Outcome:
+        self._on_request("queue_stop")
         return await self._run(Action.QUEUE_STOP, "Stop queue", self._api.queue_stop,
                                "The queue will stop after this item.")
 
@@ -140,12 +145,15 @@ class Operations:
         return await self._run(Action.RE_RESUME, "Resume", self._api.re_resume)
 
     async def re_stop(self) -> Outcome:
+        self._on_request("re_stop")
         return await self._run(Action.RE_STOP, "Stop plan", self._api.re_stop)
 
     async def re_abort(self) -> Outcome:
+        self._on_request("re_abort")
         return await self._run(Action.RE_ABORT, "Abort", self._api.re_abort)
 
     async def re_halt(self) -> Outcome:
+        self._on_request("re_halt")
         return await self._run(Action.RE_HALT, "Halt", self._api.re_halt)
 
     async def kernel_interrupt(self) -> Outcome:

@@ -32,6 +32,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .formatting import WORDS, words
 from .gates import Connection
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "OperatorStateTracker",
     "StateKind",
     "derive",
+    "is_execute_now",
     "words",
 ]
 
@@ -77,43 +79,6 @@ ROLES: dict[StateKind, str] = {
     StateKind.FAILED: "alarm",
 }
 
-#: Server enums -> operator words (manager_state, re_state, worker_environment_state, exit_status).
-WORDS: dict[str, str] = {
-    # manager_state
-    "initializing": "Starting up",
-    "idle": "Idle",
-    "paused": "Paused",
-    "creating_environment": "Opening environment",
-    "starting_queue": "Starting",
-    "executing_queue": "Running",
-    "executing_task": "Running a task",
-    "closing_environment": "Closing environment",
-    "destroying_environment": "Destroying environment",
-    # re_state (Run Engine)
-    "running": "Running",
-    "panicked": "Run Engine panicked",
-    # worker_environment_state
-    "closed": "Environment closed",
-    "reserved": "Reserved",
-    "executing_plan": "Running a plan",
-    "closing": "Closing",
-    # exit_status of a history item
-    "completed": "Completed",
-    "failed": "Failed",
-    "stopped": "Stopped (requested)",
-    "aborted": "Aborted",
-    "halted": "Halted",
-    "unknown": "Outcome unknown",
-}
-
-
-def words(value: Any) -> str:
-    """Operator words for a server enum; an unknown one is shown capitalised, never raw."""
-    if not isinstance(value, str) or not value:
-        return "—"
-    return WORDS.get(value) or value.replace("_", " ").capitalize()
-
-
 @dataclass(frozen=True)
 class OperatorState:
     """What the banner shows. ``headline`` is the large text, ``detail`` the line under it."""
@@ -147,7 +112,7 @@ def _lock(status: Mapping[str, Any]) -> tuple[bool, str]:
     return True, "Locked: " + " and ".join(parts) + " (a lock key is needed to change them)"
 
 
-def _is_execute_now(status: Mapping[str, Any], running_item: Mapping[str, Any] | None,
+def is_execute_now(status: Mapping[str, Any], running_item: Mapping[str, Any] | None,
                     own_uids: Collection[str]) -> bool:  # fmt: skip
     uid = status.get("running_item_uid")
     if isinstance(uid, str) and uid in own_uids:
@@ -207,8 +172,10 @@ def derive(
     env = status.get("worker_environment_exists") is True
     left = status.get("items_in_queue")
     queued = f"{_count(left, 'item')} in the queue" if isinstance(left, int) else ""
-    if failure:
-        return state(StateKind.FAILED, "Failed — acknowledge to clear", failure)
+    if failure:  # "<what failed>\n<why>": the first line is the headline
+        what, _, why = failure.partition("\n")
+        return state(StateKind.FAILED, what if why else "Failed — acknowledge to clear",
+                     why or what)
     if m == "initializing":
         return state(StateKind.STARTING_UP, words(m), "The RE Manager is starting.")
     if m == "creating_environment":
@@ -224,7 +191,7 @@ def derive(
         return state(StateKind.RUNNING_TASK, "Running a task")
     if m in ("executing_queue", "starting_queue"):
         name = _name(running_item, status)
-        if _is_execute_now(status, running_item, own_uids):
+        if is_execute_now(status, running_item, own_uids):
             headline, detail = f"Running {name} (Execute now)", "The queue is not running."
             if status.get("pause_pending") is True:
                 return state(StateKind.STOPPING, f"Pausing {name} (Execute now)",

@@ -58,6 +58,7 @@ class Keys:
     WINDOW_STATE = "window/state"
     CONSOLE_MAX_LINES = "console/max_lines"
     NOTIFY_SOUND = "notifications/sound"
+    THEME = "view/theme"  # "system", "light" or "dark"
 
 
 def is_forbidden_key(name: str) -> bool:
@@ -316,6 +317,17 @@ class AppSettings:
             self.remove(Keys.LAST_PROFILE)
 
     # -- window and view state --------------------------------------------------------------
+    THEMES = ("system", "light", "dark")
+
+    @property
+    def theme(self) -> str:
+        """The saved colour theme; "system" when unset or not one of THEMES."""
+        value = self.get(Keys.THEME)
+        return value if value in self.THEMES else "system"
+
+    def set_theme(self, theme: str) -> None:
+        self.set(Keys.THEME, theme if theme in self.THEMES else "system")
+
     def window_layout(self) -> tuple[Any, Any]:
         """(geometry, dock/toolbar state) as saved by Qt, or None for either."""
         return self.get(Keys.WINDOW_GEOMETRY), self.get(Keys.WINDOW_STATE)

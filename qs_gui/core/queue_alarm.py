@@ -9,8 +9,10 @@ the requeued item marked.
 How it is told, from what the client already receives (Qt-free; fed by the session):
 
 * **Which items are queue items.** Every ``running_item_uid`` seen in a status is a queue item
-  unless this client executed it (:meth:`QueueAlarmWatch.note_execute_now`, the tracker's uids)
-  or the queue's ``running_item`` carries ``properties.immediate_execution``.
+  unless this client executed it (:meth:`QueueAlarmWatch.note_execute_now`, the tracker's uids),
+  the queue's ``running_item`` carries ``properties.immediate_execution``, or it started without
+  the queue giving up an item (``items_in_queue`` unchanged from the status before: another
+  client's Execute now, too quick to be seen in a queue reply; the history has no marker).
 * **The verdict comes from the history** (:meth:`on_history`): the entry with that uid has
   ``result.exit_status`` ``completed`` / ``stopped`` (re_stop: a success, not requeued) /
   ``failed`` / ``aborted`` / ``halted`` and, for a failure, ``msg`` and ``traceback``. A failed
@@ -94,12 +96,13 @@ class QueueAlarm:
                     f"halted). The detail is not read yet: the history has not been loaded.")
         first = self.msg.strip().splitlines()[0] if self.msg.strip() else ""
         why = first or "The server gave no message."
+        why += "" if why.endswith((".", "!", "?")) else "."
         tail = " The traceback is in the History." if self.traceback.strip() else ""
         back = " It is back at the front of the queue, marked as failed; Start runs it again."
         if self.exit_status == "failed":
             return why + tail + back
         who = "from this client" if self.requested else "not from this client"
-        return f"{why} ({self.exit_status} {who}).{back}"
+        return f"{why[:-1]} ({self.exit_status} {who}).{back}"
 
 
 class QueueAlarmWatch:
@@ -117,6 +120,10 @@ class QueueAlarmWatch:
         self._count_while_running: int | None = None
         self._requested: set[str] = set()
         self._prev_state: Any = None
+        self._last_count: int | None = None  # items_in_queue in the previous status
+        self._uncertain: deque[str] = deque(maxlen=200)  # maybe Execute now (see on_status)
+        self._front: list[Mapping[str, Any]] = []  # the first queued items of the last reply
+        self._pending: dict[str, Mapping[str, Any]] = {}  # uncertain uid -> its history entry
 
     # -- what this client did -------------------------------------------------------------------
     def note_execute_now(self, uid: str) -> None:
@@ -146,6 +153,13 @@ class QueueAlarmWatch:
         count = status.get("items_in_queue")
         count = count if isinstance(count, int) and not isinstance(count, bool) else None
         changed = False
+        before, self._last_count = self._last_count, count
+        if isinstance(running, str) and running and running not in self._own and \
+                running != self._running and before is not None and count == before:
+            # The queue gives up its front item when it starts one; an Execute-now item (this
+            # client's or another's) leaves the count as it was — as does an item added and
+            # started between two statuses. Uncertain: only a requeued copy makes it an alarm.
+            self._uncertain.append(running)
         if isinstance(running, str) and running and running not in self._own:
             if running != self._running:
                 self._running = running
@@ -168,7 +182,8 @@ class QueueAlarmWatch:
         self._running, self._count_while_running = None, None
         mode = status.get("plan_queue_mode")
         loop = isinstance(mode, Mapping) and mode.get("loop") is True
-        if loop or uid in self._judged or count is None or before is None or count != before + 1:
+        if loop or uid in self._uncertain or uid in self._judged or count is None \
+                or before is None or count != before + 1:
             return False
         item = self._items.get(uid)
         requested = bool(self._requested & {"re_abort", "re_halt"})
@@ -191,9 +206,11 @@ class QueueAlarmWatch:
                     self._items[uid] = dict(running_item)
                     while len(self._items) > 200:
                         del self._items[next(iter(self._items))]
+        self._front = [dict(i) for i in items[:5]]
+        changed = self._confirm_uncertain()
         alarm = self.alarm
         if alarm is None or alarm.requeued_uid is not None:
-            return False
+            return changed
         found = _find_requeued(alarm, items)
         if found is None:
             return False
@@ -207,8 +224,34 @@ class QueueAlarmWatch:
             uid = entry.get("item_uid")
             if not isinstance(uid, str) or uid in self._judged or uid not in self._queue_uids:
                 continue
+            if uid in self._uncertain:
+                self._pending[uid] = entry  # decided by the queue: requeued or not
+                continue
             self._judged.append(uid)
             changed = self._verdict(uid, entry) or changed
+        return self._confirm_uncertain() or changed
+
+    def _confirm_uncertain(self) -> bool:
+        """An uncertain item that failed is a queue item when its copy is back at the front
+        (an Execute-now item never goes back to the queue)."""
+        changed = False
+        for uid, entry in list(self._pending.items()):
+            result = entry.get("result")
+            status = result.get("exit_status") if isinstance(result, Mapping) else None
+            if status not in _REQUEUED:
+                del self._pending[uid]
+                continue
+            probe = QueueAlarm(_name(entry), uid, item=entry)
+            found = _find_requeued(probe, self._front)
+            if found is None:
+                continue
+            del self._pending[uid]
+            self._judged.append(uid)
+            if self._verdict(uid, entry):
+                self.alarm = replace(self.alarm, requeued_uid=found)
+                changed = True
+        while len(self._pending) > 20:
+            del self._pending[next(iter(self._pending))]
         return changed
 
     def _verdict(self, uid: str, entry: Mapping[str, Any]) -> bool:

@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .formatting import count
+
 __all__ = [
     "APPLIED", "NOT_APPLIED", "RECONCILABLE_METHODS", "UNKNOWN", "ServerState", "Snapshot",
     "Verdict", "decide", "same_content",
@@ -257,13 +259,15 @@ def _add_batch(params, before, after, what) -> Verdict:
             found.append(match)
     n = len(sent)
     if sent and len(found) == n:
-        return Verdict(APPLIED, f"{what}: the reply was lost, but the server did add all {n} "
-                                f"item(s). {NOT_RESENT}", items=tuple(found))
+        return Verdict(APPLIED, f"{what}: the reply was lost, but the server did add "
+                                f"{'the' if n == 1 else 'all'} {count(n, 'item')}. "
+                                f"{NOT_RESENT}", items=tuple(found))
     if not found:
-        return Verdict(NOT_APPLIED, f"{what}: the reply was lost and none of the {n} item(s) "
-                                    f"is in the queue: the server did not add them. "
-                                    f"{NOT_RESENT}")
-    return Verdict(UNKNOWN, f"{what}: the reply was lost; {len(found)} of the {n} item(s) are "
+        return Verdict(NOT_APPLIED, f"{what}: the reply was lost and none of the "
+                                    f"{count(n, 'item')} is in the queue: the server did not "
+                                    f"add them. {NOT_RESENT}")
+    return Verdict(UNKNOWN, f"{what}: the reply was lost; {len(found)} of the "
+                            f"{count(n, 'item')} are "
                             f"in the queue (the queue was also changed by someone else). "
                             f"{NOT_RESENT} Check the queue.", items=tuple(found))
 

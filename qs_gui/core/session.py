@@ -28,11 +28,13 @@ from typing import Any
 from ..client import Protocols, REManagerAPI
 from ..client.exceptions import HTTPError, RequestFailedError, RequestParameterError
 from .access import Principal, Problem, classify, detail, login_name, principal_from
+from .attention import Attention, Failure
 from .command_runner import CommandRunner
 from .connection import BULK_METHODS, ConnectionSupervisor, Timing
 from .fetching import UID_KEYS, Fetcher
 from .gates import Connection
 from .operations import Operations
+from .operator_state import OperatorState
 from .outcome import Outcome, OutcomeKind
 from .replies import STATUS_TYPES, MalformedReply, sanitize_status
 from .session_state import SessionEvents, SessionState
@@ -58,7 +60,8 @@ class Session:
             on_control_lost=lambda: self.fetcher.cancel_pending())
         self.fetcher = Fetcher(api, self.state, self.events, self.tracker, self.supervisor)
         self.runner = CommandRunner(api, self.state, self.events, self.tracker, self.supervisor)
-        self.ops = Operations(api, self.runner)
+        self.attention = Attention(self.state, self.events, self.tracker)
+        self.ops = Operations(api, self.runner, on_request=self.attention.expect)
         e = self.events  # the events as attributes: session.status_changed.connect(…)
         self.connection_changed, self.status_changed = e.connection_changed, e.status_changed
         self.queue_changed, self.history_changed = e.queue_changed, e.history_changed
@@ -66,6 +69,8 @@ class Session:
         self.lock_info_changed, self.console_text = e.lock_info_changed, e.console_text
         self.message, self.busy_changed = e.message, e.busy_changed
         self.principal_changed, self.login_required = e.principal_changed, e.login_required
+        self.operator_state_changed = self.attention.changed  #: (OperatorState)
+        self.alarm_changed = self.attention.alarm_changed  #: (Failure | None)
         self._principal_task: asyncio.Task | None = None
         self._login_name: str | None = None
 
@@ -188,6 +193,19 @@ class Session:
         return await self.runner.execute_now(item, action=action)
 
     # -- what the views read ------------------------------------------------------------------
+    @property
+    def operator_state(self) -> OperatorState:
+        """What the banner shows (core/attention.py)."""
+        return self.attention.current
+
+    @property
+    def alarm(self) -> Failure | None:
+        """The failure the operator has not acknowledged yet."""
+        return self.attention.failure
+
+    def acknowledge_alarm(self) -> None:
+        self.attention.acknowledge()
+
     @property
     def address(self) -> str:
         return self.state.address

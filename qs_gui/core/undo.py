@@ -13,7 +13,10 @@ Why it is built this way:
   followed it* (or after the one that preceded it); only when both are gone does its old index
   count. The queue as it is now is passed to :meth:`UndoStack.undo` for that.
 * **Every entry says what it did and what undoing does**, in plain words for Messages:
-  "Removed count (position 3)" / "Undo: removed count back at position 3".
+  "Removed count (position 3)" / "Undone: count is back at position 3 (the server gave it a new
+  uid)". The menu text names the edit: "Undo remove of count".
+* **One undo at a time**: ``busy`` is true while an undo's requests are out, so a second Ctrl+Z
+  cannot re-add the same item twice (the gates disable Undo meanwhile).
 * **A partial undo is not repeated**: when the third of three re-adds fails, the entry keeps
   only the item still missing, so trying again never adds a duplicate.
 
@@ -109,6 +112,7 @@ class UndoEntry:
     placed: tuple[_Placed, ...] = ()  # remove, move
     previous: Mapping[str, Any] = field(default_factory=dict)  # edit: the version to restore
     uid: str = ""  # edit: the edited item's uid
+    what: str = ""  # what was edited, for the menu: "scan" / "3 items"
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,9 @@ class UndoResult:
     ok: bool
     message: str
     outcome: Outcome | None = None
+    #: the requests already told the operator (each re-add says where its item is back), so
+    #: ``message`` need not be shown again
+    announced: bool = False
 
 
 def _where(index: int) -> str:
@@ -130,6 +137,7 @@ class UndoStack:
     def __init__(self, depth: int = 50) -> None:
         self.depth = depth
         self._entries: list[UndoEntry] = []
+        self.busy = False  # an undo's requests are out
 
     # -- recording ------------------------------------------------------------------------------
     def _push(self, entry: UndoEntry) -> UndoEntry:
@@ -146,12 +154,15 @@ class UndoStack:
         items = [p.item for p in placed]
         if len(placed) == 1:
             p = placed[0]
-            done = f"Removed {_name(p.item)} ({_where(p.index)})"
-            undo = f"Undo: removed {_name(p.item)} back at {_where(p.index)}"
+            what = _name(p.item)
+            done = f"Removed {what} ({_where(p.index)})"
+            undo = f"Undone: {what} is back at {_where(p.index)} (the server gave it a new uid)"
         else:
-            done = f"Removed {len(placed)} items ({_names(items)})"
-            undo = f"Undo: put {len(placed)} removed items back ({_names(items)})"
-        return self._push(UndoEntry("remove", done, undo, tuple(placed)))
+            what = f"{len(placed)} items"
+            done = f"Removed {what} ({_names(items)})"
+            undo = (f"Undone: the {len(placed)} removed items are back ({_names(items)}; the "
+                    f"server gave them new uids)")
+        return self._push(UndoEntry("remove", done, undo, tuple(placed), what=what))
 
     def record_move(self, queue: Sequence[Mapping[str, Any]],
                     uids: Sequence[str]) -> UndoEntry | None:  # fmt: skip
@@ -161,12 +172,14 @@ class UndoStack:
             return None
         if len(placed) == 1:
             p = placed[0]
-            done = f"Moved {_name(p.item)} (was at {_where(p.index)})"
-            undo = f"Undo: moved {_name(p.item)} back to {_where(p.index)}"
+            what = _name(p.item)
+            done = f"Moved {what} (was at {_where(p.index)})"
+            undo = f"Undone: {what} is back at {_where(p.index)}"
         else:
-            done = f"Moved {len(placed)} items ({_names([p.item for p in placed])})"
-            undo = f"Undo: moved {len(placed)} items back"
-        return self._push(UndoEntry("move", done, undo, tuple(placed)))
+            what = f"{len(placed)} items"
+            done = f"Moved {what} ({_names([p.item for p in placed])})"
+            undo = f"Undone: the {what} are back where they were"
+        return self._push(UndoEntry("move", done, undo, tuple(placed), what=what))
 
     def record_edit(self, previous: Mapping[str, Any], uid: str | None = None) -> UndoEntry | None:
         """The queue item ``uid`` (default: ``previous``'s) was saved over ``previous``."""
@@ -175,8 +188,9 @@ class UndoStack:
             return None
         name = _name(previous)
         return self._push(UndoEntry("edit", f"Saved {name}",
-                                    f"Undo: {name} restored to its version before the edit",
-                                    previous=clean_item(previous), uid=uid))  # fmt: skip
+                                    f"Undone: {name} is back to its version before the edit",
+                                    previous=clean_item(previous), uid=uid,
+                                    what=name))  # fmt: skip
 
     # -- reading --------------------------------------------------------------------------------
     @property
@@ -187,11 +201,17 @@ class UndoStack:
         return self._entries[-1] if self._entries else None
 
     def label(self) -> str:
-        """The menu text: "Undo remove count" / "Undo" when there is nothing to undo."""
+        """The menu text: "Undo remove of scan" / "Undo move of 3 items" / "Undo" when there is
+        nothing to undo."""
         entry = self.peek()
         if entry is None:
             return "Undo"
-        return "Undo " + entry.done[0].lower() + entry.done[1:].split(" (")[0]
+        return f"Undo {entry.kind} of {entry.what or 'an item'}"
+
+    def drop(self, entry: UndoEntry | None) -> None:
+        """Forget ``entry`` (recorded before its request, which then failed: nothing to undo)."""
+        if entry is not None and entry in self._entries:
+            self._entries.remove(entry)
 
     def clear(self) -> None:
         """Forget everything (another server, or the queue was cleared)."""
@@ -210,28 +230,36 @@ class UndoStack:
         entry = self.peek()
         if entry is None:
             return UndoResult(False, "Nothing to undo.")
+        if self.busy:
+            return UndoResult(False, "Undo not sent: the previous undo is still in progress.")
         present = {u for u in (_uid(i) for i in queue) if u}
-        if entry.kind == "remove":
-            result = await self._undo_remove(ops, entry, present)
-        elif entry.kind == "move":
-            result = await self._undo_move(ops, entry, present)
-        else:
-            result = await self._undo_edit(ops, entry, present)
-        return result
+        self.busy = True
+        try:
+            if entry.kind == "remove":
+                return await self._undo_remove(ops, entry, present)
+            if entry.kind == "move":
+                return await self._undo_move(ops, entry, present)
+            return await self._undo_edit(ops, entry, present)
+        finally:
+            self.busy = False
 
     def _replace_top(self, entry: UndoEntry | None) -> None:
-        self._entries.pop()
+        if self._entries:  # cleared meanwhile (the queue was cleared): nothing to replace
+            self._entries.pop()
         if entry is not None:
             self._entries.append(entry)
 
     async def _undo_remove(self, ops: QueueOps, entry: UndoEntry,
                            present: set[str]) -> UndoResult:  # fmt: skip
         outcome: Outcome | None = None
+        single = len(entry.placed) == 1
         for done, p in enumerate(entry.placed):
             name = _name(p.item)
+            said = (entry.undo_text if single else
+                    f"Undone: {name} is back at {_where(p.index)} (new uid)")
             outcome = await ops.add(clean_item(p.item), _anchor(p, present, moving=False),
                                     action=Action.QUEUE_ADD, what=f"Undo: re-add {name}",
-                                    done=f"Undo: removed {name} back at {_where(p.index)}.")
+                                    done=said + ".")
             if not outcome.ok:
                 rest = entry.placed[done:]
                 self._replace_top(replace(entry, placed=rest))
@@ -240,7 +268,7 @@ class UndoStack:
             # the items re-added so far have new uids we do not know: the next one of the same
             # block still goes before the same follower, which keeps the order
         self._replace_top(None)
-        return UndoResult(True, entry.undo_text, outcome)
+        return UndoResult(True, entry.undo_text, outcome, announced=single)
 
     async def _undo_move(self, ops: QueueOps, entry: UndoEntry,
                          present: set[str]) -> UndoResult:  # fmt: skip

@@ -1,33 +1,45 @@
 """One QAction per gate action: text, shortcut, icon, and the single place enabled state is set.
 
 Every button, menu entry and context-menu entry for a server action is this QAction, so applying
-the gates here greys out all of them at once and every tooltip carries the reason.
+the gates here greys out all of them at once and every tooltip carries the reason. A tooltip names
+the action's shortcut, so the operator learns it where they point.
+
+Labels name their target (issue 16): "Execute editor item" runs the editor's item, "Execute
+selected" the selected queue row, "Execute again" the selected history row. None of the three
+owns Ctrl+Enter: :attr:`ActionRegistry.execute_focused` holds it and runs the one the operator is
+looking at (``ui/execute_focus.py`` says why).
 """
 
 from __future__ import annotations
 
-from PyQt5.QtGui import QIcon, QKeySequence
+from collections.abc import Callable
+
+from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import QAction, QStyle, QWidget
 
 from ..core.gates import Action, Gates
+from .theme import set_standard_icon
 
 SP = QStyle.StandardPixmap
 
 #: action -> (text, tooltip, shortcut, standard icon)
 SPECS: dict[Action, tuple[str, str, str, SP | None]] = {
-    Action.EXECUTE_NOW: ("Execute now", "Run the item in the editor immediately, outside the "
-                         "queue", "Ctrl+Return", SP.SP_MediaPlay),
-    Action.EXECUTE_SELECTED_QUEUE: ("Execute now", "Run a copy of the selected queue item "
-                                    "immediately (the queue is not changed)", "", SP.SP_MediaPlay),
+    Action.EXECUTE_NOW: ("Execute editor item", "Run the item in the editor immediately, "
+                         "outside the queue (Ctrl+Enter when the focus is not in the queue or "
+                         "the history)", "", SP.SP_MediaPlay),
+    Action.EXECUTE_SELECTED_QUEUE: ("Execute selected", "Run a copy of the selected queue item "
+                                    "immediately; the queue is not changed (Ctrl+Enter while "
+                                    "the queue has the focus)", "", SP.SP_MediaPlay),
     Action.EXECUTE_SELECTED_HISTORY: ("Execute again", "Run a copy of the selected history item "
-                                      "immediately", "", SP.SP_MediaPlay),
+                                      "immediately (Ctrl+Enter while the history has the "
+                                      "focus)", "", SP.SP_MediaPlay),
     Action.QUEUE_ADD: ("Add to queue", "Add the item in the editor to the queue (after the "
                        "selection, else at the back)", "Ctrl+Shift+Return",
                        SP.SP_FileDialogNewFolder),
     Action.QUEUE_ADD_FROM_HISTORY: ("Re-queue", "Add copies of the selected history items to the "
                                     "back of the queue", "", SP.SP_ArrowBack),
     Action.QUEUE_EDIT: ("Edit", "Load the selected queue item into the editor", "", None),
-    Action.ITEM_SAVE: ("Save", "Save the edited queue item (item_update)", "", None),
+    Action.ITEM_SAVE: ("Save", "Save the edited queue item (item_update)", "Ctrl+S", None),
     Action.QUEUE_DUPLICATE: ("Duplicate", "Insert a copy of the selected items after them",
                              "Ctrl+D", None),
     Action.QUEUE_REMOVE: ("Remove", "Remove the selected items from the queue", "Delete",
@@ -43,6 +55,8 @@ SPECS: dict[Action, tuple[str, str, str, SP | None]] = {
     Action.QUEUE_COPY: ("Copy", "Copy the selected items as JSON", "Ctrl+C", None),
     Action.QUEUE_PASTE: ("Paste", "Add items from JSON on the clipboard", "Ctrl+V", None),
     Action.QUEUE_CLEAR: ("Clear queue…", "Remove every item from the queue", "", None),
+    Action.QUEUE_UNDO: ("Undo", "Undo the last remove, move or save of a queue item made in "
+                        "this window", "Ctrl+Z", None),
     Action.QUEUE_START: ("Start queue", "Start executing the queue", "F5", SP.SP_MediaSeekForward),
     Action.QUEUE_STOP: ("Stop queue", "Stop the queue after the current item", "Shift+F5",
                         SP.SP_MediaStop),
@@ -63,9 +77,10 @@ SPECS: dict[Action, tuple[str, str, str, SP | None]] = {
                         "", SP.SP_BrowserReload),
     Action.RE_PAUSE_DEFERRED: ("Pause", "Pause at the next checkpoint", "Ctrl+Space",
                                SP.SP_MediaPause),
-    Action.RE_PAUSE_IMMEDIATE: ("Pause now", "Pause immediately", "Ctrl+Shift+Space", None),
-    Action.RE_RESUME: ("Resume", "Resume the paused plan", "", SP.SP_MediaPlay),
-    Action.RE_STOP: ("Stop plan", "Stop the paused plan (marked successful)", "", None),
+    Action.RE_PAUSE_IMMEDIATE: ("Pause now", "Pause the running plan immediately; then resume, "
+                                "stop, abort or halt it", "Ctrl+Shift+Space", SP.SP_MediaStop),
+    Action.RE_RESUME: ("Resume", "Resume the paused plan", "F8", SP.SP_MediaPlay),
+    Action.RE_STOP: ("Stop plan", "Stop the paused plan (marked successful)", "Shift+F8", None),
     Action.RE_ABORT: ("Abort…", "Abort the paused plan (marked failed)", "", None),
     Action.RE_HALT: ("Halt…", "Halt the paused plan without cleanup", "", None),
     Action.KERNEL_INTERRUPT: ("Interrupt kernel", "Send Ctrl-C to the IPython kernel", "", None),
@@ -76,9 +91,17 @@ SPECS: dict[Action, tuple[str, str, str, SP | None]] = {
 CHECKABLE = {Action.QUEUE_AUTOSTART}
 #: shorter toolbar labels, so that the whole toolbar fits a 1280-pixel laptop screen (menus and
 #: tooltips keep the full text)
-TOOLBAR_TEXT = {Action.ENV_OPEN: "Open env", Action.ENV_CLOSE: "Close env"}
+TOOLBAR_TEXT = {Action.ENV_OPEN: "Open env", Action.ENV_CLOSE: "Close env",
+                Action.RE_PAUSE_IMMEDIATE: "Stop now"}
 #: second shortcuts: the keypad Enter next to the main Return
-ALT_SHORTCUTS = {Action.EXECUTE_NOW: "Ctrl+Enter", Action.QUEUE_ADD: "Ctrl+Shift+Enter"}
+ALT_SHORTCUTS = {Action.QUEUE_ADD: "Ctrl+Shift+Enter"}
+#: the follow-focus execute shortcut (main Return and keypad Enter)
+EXECUTE_FOCUSED_KEYS = ("Ctrl+Return", "Ctrl+Enter")
+
+
+def keys_text(qaction: QAction) -> str:
+    """The action's shortcuts as the platform writes them ("Ctrl+Z")."""
+    return ", ".join(k.toString(QKeySequence.NativeText) for k in qaction.shortcuts())
 
 
 class ActionRegistry:
@@ -86,19 +109,19 @@ class ActionRegistry:
 
     def __init__(self, parent: QWidget):
         self.actions: dict[Action, QAction] = {}
-        style = parent.style()
         for action, (text, tip, shortcut, icon) in SPECS.items():
             qaction = QAction(text, parent)
             qaction.setObjectName(f"action_{action.value}")
-            qaction.setData(tip)
-            qaction.setToolTip(tip)
-            qaction.setStatusTip(tip)
             if shortcut:
                 keys = [QKeySequence(shortcut)]
                 if action in ALT_SHORTCUTS:
                     keys.append(QKeySequence(ALT_SHORTCUTS[action]))
                 qaction.setShortcuts(keys)
-            qaction.setIcon(style.standardIcon(icon) if icon is not None else QIcon())
+                tip = f"{tip} ({keys_text(qaction)})"
+            qaction.setData(tip)
+            qaction.setToolTip(tip)
+            qaction.setStatusTip(tip)
+            set_standard_icon(qaction, icon)  # themed: visible on a dark palette too
             qaction.setCheckable(action in CHECKABLE)
             if action in TOOLBAR_TEXT:
                 qaction.setIconText(TOOLBAR_TEXT[action])
@@ -111,9 +134,24 @@ class ActionRegistry:
                                            objectName=f"action_mode_{name}")
                              for name, text in (("loop", "Loop mode"),
                                                 ("ignore_failures", "Ignore failures"))}
+        #: Ctrl+Enter: runs whichever execute action the focus points at (not itself gated:
+        #: the action it picks is, and a refusal says why in Messages)
+        self.execute_focused = QAction("Execute focused item", parent,
+                                       objectName="action_execute_focused")
+        self.execute_focused.setShortcuts([QKeySequence(k) for k in EXECUTE_FOCUSED_KEYS])
+        #: called with the gates after every apply (widgets that show more than one action)
+        self.applied: list[Callable[[Gates], None]] = []
 
     def __getitem__(self, action: Action) -> QAction:
         return self.actions[action]
+
+    def set_text(self, action: Action, text: str, tip: str) -> None:
+        """Change a label that follows the state (Undo names what it undoes); the next
+        :meth:`apply` puts the tooltip right."""
+        qaction = self.actions[action]
+        keys = keys_text(qaction)
+        qaction.setText(text)
+        qaction.setData(f"{tip} ({keys})" if keys else tip)
 
     def apply(self, gates: Gates) -> None:
         """Set enabled state and a tooltip that says why an action is disabled."""
@@ -131,3 +169,5 @@ class ActionRegistry:
         for qaction in self.mode_actions.values():
             qaction.setEnabled(mode_gate.enabled)
             qaction.setToolTip(mode_gate.reason or qaction.text())
+        for listener in self.applied:
+            listener(gates)

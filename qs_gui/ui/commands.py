@@ -7,6 +7,11 @@ words and returns a typed Outcome. Nothing here talks to the client.
 
 Commands gets narrow collaborators, not the window: the gate source, the selection views, the
 editor, the lock form, the prompts and a clipboard.
+
+Queue edits made here (remove, move by buttons, shortcuts or drag and drop, Save of an edited
+item) are recorded in :attr:`Commands.undo_stack` once the server accepted them, from the queue as
+it was before, and stated in Messages with how to undo them; Undo (Ctrl+Z) puts things back
+through the same operations (``core/undo.py``).
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from typing import Any, Protocol
 from PyQt5.QtWidgets import QApplication
 
 from ..core.events import Event
+from ..core.formatting import count
 from ..core.gates import Action, Gates
 from ..core.item_helpers import clean_item, items_to_clipboard_text, parse_clipboard_items
 from ..core.operations import Operations, Position
 from ..core.outcome import Outcome
 from ..core.session_state import SessionState
+from ..core.undo import UndoEntry, UndoStack
 from .actions import ActionRegistry
 
 logger = logging.getLogger(__name__)
@@ -68,7 +75,10 @@ class Commands:
         self._clipboard = clipboard
         self._tasks: set[asyncio.Task] = set()
         self._connections: list[tuple[Any, Callable]] = []
+        self._handlers: dict[Action, Callable[[], Awaitable[Any] | None]] = {}
+        self.undo_stack = UndoStack()
         self._connect()
+        self._undo_changed()
 
     # -- plumbing ---------------------------------------------------------------------------
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
@@ -103,20 +113,24 @@ class Commands:
         signal.connect(handler)
         self._connections.append((signal, handler))
 
-    def _allowed(self, action: Action) -> bool:
+    def _allowed(self, action: Action, what: str | None = None) -> bool:
         gate = self._gates()[action]
         if not gate.enabled:
-            self.messages.emit("warning", f"{action.label} not sent: {gate.reason}")
+            self.messages.emit("warning", f"{what or action.label} not sent: {gate.reason}")
         return gate.enabled
 
     def _bind(self, action: Action, handler: Callable[[], Awaitable[Any] | None]) -> None:
-        def triggered(*_args: Any) -> None:
-            if self._allowed(action):
-                result = handler()
-                if result is not None:
-                    self.spawn(result)
+        self._handlers[action] = handler
+        self._on(self.registry[action].triggered, lambda *_args: self.fire(action))
 
-        self._on(self.registry[action].triggered, triggered)
+    def fire(self, action: Action, via: str = "") -> None:
+        """Run ``action`` as if its QAction was triggered: gate first, then its handler.
+        ``via`` names a shortcut that picked it (Ctrl+Enter), for the refusal message."""
+        text = self.registry[action].text().rstrip("…")
+        if self._allowed(action, f"{via}: {text}" if via else None):
+            result = self._handlers[action]()
+            if result is not None:
+                self.spawn(result)
 
     def _connect(self) -> None:
         a, ops = Action, self.ops
@@ -130,7 +144,8 @@ class Commands:
         self._bind(a.QUEUE_EDIT, self.edit_selected)
         self._bind(a.ITEM_SAVE, self.save_edited)
         self._bind(a.QUEUE_DUPLICATE, self.duplicate)
-        self._bind(a.QUEUE_REMOVE, lambda: ops.remove(self.queue_view.selected_uids()))
+        self._bind(a.QUEUE_REMOVE, self.remove)
+        self._bind(a.QUEUE_UNDO, self.undo)
         self._bind(a.QUEUE_MOVE_UP, lambda: self.move("up"))
         self._bind(a.QUEUE_MOVE_DOWN, lambda: self.move("down"))
         self._bind(a.QUEUE_MOVE_TOP, lambda: self.move("top"))
@@ -146,7 +161,7 @@ class Commands:
         self._bind(a.HISTORY_CLEAR, self.clear_history)
         self._bind(a.HISTORY_EXPORT, self.history_view.export_dialog)
         self._bind(a.ENV_OPEN, ops.environment_open)
-        self._bind(a.ENV_CLOSE, ops.environment_close)
+        self._bind(a.ENV_CLOSE, self.close_environment)
         self._bind(a.ENV_UPDATE, ops.environment_update)
         self._bind(a.ENV_DESTROY, self.destroy_environment)
         self._bind(a.RE_PAUSE_DEFERRED, lambda: ops.re_pause(immediate=False))
@@ -175,7 +190,10 @@ class Commands:
 
     # -- handlers ---------------------------------------------------------------------------
     def _editor_refusal(self, outcome: Outcome) -> None:
-        """Show the server's validation refusal next to the form, too."""
+        """Show the server's validation refusal next to the form, too; after a success the
+        editor's item was sent, so leaving it asks no "Discard changes?"."""
+        if outcome.ok:
+            self.editor.mark_sent()
         if outcome.refused:
             self.editor.show_server_error(outcome.error)
 
@@ -233,7 +251,7 @@ class Commands:
     def requeue_history(self) -> Awaitable[Any]:
         items = [clean_item(i) for i in self.history_view.selected_items()]
         return self.ops.add_batch(items, {"pos": "back"}, what="Re-queue",
-                                  done=f"Re-queued {len(items)} item(s).")
+                                  done=f"Re-queued {count(len(items), 'item')}.")
 
     def duplicate(self) -> Awaitable[Any]:
         items = [clean_item(i) for i in self.queue_view.selected_items()]
@@ -258,6 +276,7 @@ class Commands:
         if item is None or not uid:
             return None
         queue = self.state.queue
+        previous = next((i for i in queue if i.get("item_uid") == uid), None)
         if queue and uid not in {i.get("item_uid") for i in queue}:
             self.messages.emit("error", "Save not sent: the edited item is no longer in the "
                                         "queue (removed or started elsewhere). Use Add to queue "
@@ -275,9 +294,63 @@ class Commands:
             return None
 
         async def save() -> None:
-            self._editing_done(await self.ops.update(item, uid))
+            outcome = await self.ops.update(item, uid)
+            if outcome.ok and previous is not None:
+                self._recorded(self.undo_stack.record_edit(previous, uid),
+                               "Ctrl+Z restores the previous version.")
+            self._editing_done(outcome)
 
         return save()
+
+    # -- undoable queue edits ----------------------------------------------------------------
+    def _undo_changed(self) -> None:
+        """The Undo action names what it undoes; the gates learn whether there is anything."""
+        entry = self.undo_stack.peek()
+        tip = (f"Undo the last queue edit made in this window: {entry.done[0].lower()}"
+               f"{entry.done[1:]}" if entry else
+               "Undo the last remove, move or save of a queue item made in this window")
+        self.registry.set_text(Action.QUEUE_UNDO, self.undo_stack.label(), tip)
+        self._changed()
+
+    def _recorded(self, entry: UndoEntry | None, how: str) -> None:
+        """An accepted edit: say what happened and how to undo it."""
+        if entry is None:
+            return
+        self.messages.emit("info", f"{entry.done}. {how}")
+        self._undo_changed()
+
+    def remove(self) -> Awaitable[Any] | None:
+        uids = self.queue_view.selected_uids()
+        if not uids:
+            return None
+        before = list(self.state.queue)  # recorded once the server removed them
+
+        async def run() -> None:
+            if (await self.ops.remove(uids)).ok:
+                them = "it" if len(uids) == 1 else "them"
+                self._recorded(self.undo_stack.record_remove(before, uids),
+                               f"Ctrl+Z puts {them} back.")
+
+        return run()
+
+    def undo(self) -> Awaitable[Any] | None:
+        stack = self.undo_stack
+        if not stack.can_undo:
+            return None
+
+        async def run() -> None:
+            self._changed()  # the gates see stack.busy once undo() below has set it
+            try:
+                result = await stack.undo(self.ops, self.state.queue)
+            finally:
+                self._undo_changed()
+            if result.ok:
+                if not result.announced:
+                    self.messages.emit("info", result.message + ".")
+            else:
+                self.messages.emit("error" if result.outcome else "warning", result.message)
+
+        return run()
 
     def move(self, where: str) -> Awaitable[Any] | None:
         uids = self.queue_view.selected_uids()
@@ -296,20 +369,25 @@ class Commands:
                       else {"pos_dest": "back"})
         action = {"top": Action.QUEUE_MOVE_TOP, "bottom": Action.QUEUE_MOVE_BOTTOM,
                   "up": Action.QUEUE_MOVE_UP, "down": Action.QUEUE_MOVE_DOWN}[where]
-        return self.ops.move([queue[r] for r in rows], target, action=action,
-                             what=f"Move {where}")
+        return self._move([queue[r] for r in rows], target, action, f"Move {where}")
+
+    async def _move(self, uids: list[str], target: Position, action: Action, what: str) -> None:
+        before = list(self.state.queue)
+        if (await self.ops.move(uids, target, action=action, what=what)).ok:
+            them = "it" if len(uids) == 1 else "them"
+            self._recorded(self.undo_stack.record_move(before, uids), f"Ctrl+Z moves {them} back.")
 
     def move_dropped(self, uids: list, before_uid: Any, after_uid: Any) -> None:
         if not self._allowed(Action.QUEUE_MOVE_UP) and not self._allowed(Action.QUEUE_MOVE_DOWN):
             return
         target = {"before_uid": before_uid} if before_uid else {"after_uid": after_uid}
-        self.spawn(self.ops.move(list(uids), target, what="Move (drag and drop)"))
+        self.spawn(self._move(list(uids), target, Action.QUEUE_MOVE_UP, "Move (drag and drop)"))
 
     def copy(self) -> None:
         items = self.queue_view.selected_items() or self.history_view.selected_items()
         if items:
             self._clipboard().setText(items_to_clipboard_text(items))
-            self.messages.emit("info", f"Copied {len(items)} item(s) as JSON.")
+            self.messages.emit("info", f"Copied {count(len(items), 'item')} as JSON.")
 
     def paste(self) -> Awaitable[Any] | None:
         try:
@@ -318,14 +396,21 @@ class Commands:
             self.messages.emit("error", f"Paste not sent: {ex}")
             return None
         return self.ops.add_batch(items, self._position(), action=Action.QUEUE_PASTE,
-                                  what="Paste items", done=f"Pasted {len(items)} item(s).")
+                                  what="Paste items", done=f"Pasted {count(len(items), 'item')}.")
 
     def clear_queue(self) -> Awaitable[Any] | None:
         n = len(self.state.queue)
-        if not self.prompts.confirm("Clear queue", f"Remove all {n} items from the queue?",
-                                    destructive=True):
+        question = ("Remove the only item from the queue?" if n == 1 else
+                    f"Remove all {n} items from the queue?")
+        if not self.prompts.confirm("Clear queue", question, destructive=True):
             return None
-        return self.ops.clear_queue()
+
+        async def run() -> None:
+            if (await self.ops.clear_queue()).ok:  # the recorded edits refer to a queue now gone
+                self.undo_stack.clear()
+                self._undo_changed()
+
+        return run()
 
     def set_mode(self, name: str, enabled: bool) -> None:
         if self._allowed(Action.QUEUE_MODE):
@@ -336,6 +421,15 @@ class Commands:
         if keep is None:
             return None
         return self.ops.history_clear(keep_newest=keep)
+
+    def close_environment(self) -> Awaitable[Any] | None:
+        if not self.prompts.confirm(
+                "Close environment", "Close the worker environment?\n\nNo plan can run until it "
+                "is opened again, which reruns the startup code and can take a while. Devices "
+                "and variables created in the environment are lost.", destructive=True):
+            self.messages.emit("info", "Close environment cancelled: nothing was sent.")
+            return None
+        return self.ops.environment_close()
 
     def destroy_environment(self) -> Awaitable[Any] | None:
         if not self.prompts.confirm_typed(

@@ -18,7 +18,7 @@ Why it is built this way:
 from __future__ import annotations
 
 from PyQt5.QtCore import QEvent, QObject, Qt, QTimer
-from PyQt5.QtGui import QColor, QFont, QFontDatabase, QFontInfo, QKeySequence, QTextCursor
+from PyQt5.QtGui import QFont, QFontDatabase, QFontInfo, QKeySequence, QTextCursor
 from PyQt5.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
@@ -34,6 +34,7 @@ from PyQt5.QtWidgets import (
 )
 
 from qs_gui.core.console_buffer import ConsoleBuffer, ConsoleChanges
+from qs_gui.ui.theme import role_colours, style_text
 
 __all__ = ["MAX_LINES_RANGE", "ConsoleDock", "ConsoleWidget"]
 
@@ -95,12 +96,12 @@ class ConsoleWidget(QWidget):
         self._search.textEdited.connect(lambda _text: self._no_match.hide())
         self._no_match = QLabel("No match")
         self._no_match.setObjectName("consoleNoMatch")
-        self._no_match.setStyleSheet("color: #c62828;")
+        style_text(self._no_match, "alarm")
         self._no_match.hide()
         self._paused = QPushButton("Autoscroll paused \u2014 jump to end")
         self._paused.setObjectName("consoleAutoscrollPaused")
         self._paused.setFlat(True)
-        self._paused.setStyleSheet("color: #b26a00;")
+        style_text(self._paused, "attention")
         self._paused.clicked.connect(self.scroll_to_end)
         self._paused.hide()
         self._spin = QSpinBox(minimum=MAX_LINES_RANGE[0], maximum=MAX_LINES_RANGE[1])
@@ -305,7 +306,9 @@ class ConsoleWidget(QWidget):
         cursor.setPosition(block.position() + _u16(text, col + length), QTextCursor.KeepAnchor)
         highlight = QTextEdit.ExtraSelection()
         highlight.cursor = cursor
-        highlight.format.setBackground(QColor("#ffe082"))
+        bg, fg = role_colours("attention")  # readable on light and dark consoles alike
+        highlight.format.setBackground(bg)
+        highlight.format.setForeground(fg)
         self._view.setExtraSelections([highlight])
         self._view.setTextCursor(cursor)  # scrolls to it; pauses autoscroll if above the end
 

@@ -59,6 +59,11 @@ EXTRA_SHORTCUTS: tuple[tuple[str | QKeySequence.StandardKey, str, str], ...] = (
     (QKeySequence.Find, "Find in the console", "in the console"),
     ("Enter / Shift+Enter", "Next / previous match", "in the console search field"),
     ("Enter", "Edit the current queue item", "in the queue"),
+    ("Ctrl+Enter", "Execute the focused item", "the selected queue or history row, else the "
+                                               "editor's item"),
+    ("Ctrl+1 … Ctrl+5", "Go to a pane", "editor, queue, history, Messages, console"),
+    ("F6 / Shift+F6", "Next / previous pane", ""),
+    ("Alt+Insert / Alt+Delete", "Add / remove a motor row", "in a scan's motor rows"),
     ("Ctrl+Q", "Quit qs-gui", ""),
 )
 

@@ -25,18 +25,18 @@ from qs_gui.core.itemdiff import (
 
 from .item_table import (
     _TOOLTIP_LIMIT,
+    MARK_ROLE,
     SORT_ROLE,
     ItemTableModel,
     _is_num,
 )
+from .theme import outcome_colours, outcome_role, outcome_text
 
 #: "<exit status>\x1f<search text>" for the history filter's regular expression
 SEARCH_ROLE = Qt.UserRole + 4
 SEARCH_SEPARATOR = "\x1f"
 
-_AMBER = QColor(230, 140, 0)
-_STATUS_COLOURS = {"completed": QColor(46, 125, 50), "failed": QColor(198, 40, 40)}
-_STATUS_COLOURS.update(stopped=_AMBER, aborted=_AMBER, halted=_AMBER)
+_TINT_ALPHA = 40  #: the status cell's background: the outcome colour, see-through
 
 
 class HistoryModel(ItemTableModel):
@@ -241,16 +241,19 @@ class HistoryModel(ItemTableModel):
 
     @staticmethod
     def status_colour(exit_status: str | None) -> QColor:
-        """Colour for an ``exit_status`` (grey for anything not recognised)."""
-        return QColor(_STATUS_COLOURS.get(exit_status or "", QColor(128, 128, 128)))
+        """Text colour for an ``exit_status`` on the table (theme-aware; grey if unknown)."""
+        return outcome_text(exit_status or "unknown")
 
     def _status_brushes(self, status: str) -> tuple[QBrush, QBrush]:
         if status not in self._brushes:
             fg = self.status_colour(status)
-            bg = QColor(fg)
-            bg.setAlpha(40)
+            bg = QColor(outcome_colours(status or "unknown")[0])
+            bg.setAlpha(_TINT_ALPHA)
             self._brushes[status] = (QBrush(fg), QBrush(bg))
         return self._brushes[status]
+
+    def _theme_changed(self) -> None:
+        self._brushes.clear()
 
     def data(self, index: QModelIndex, role: int = Qt.DisplayRole) -> Any:
         if not index.isValid():
@@ -265,6 +268,8 @@ class HistoryModel(ItemTableModel):
         if role in (Qt.ForegroundRole, Qt.BackgroundRole) and col == self.STATUS:
             fg, bg = self._status_brushes(str(result.get("exit_status") or ""))
             return fg if role == Qt.ForegroundRole else bg
+        if role == MARK_ROLE and col == self.STATUS:  # a selected failed row keeps its red
+            return outcome_role(str(result.get("exit_status") or "unknown"))
         if role == Qt.ToolTipRole and col in (self.MESSAGE, self.STATUS):
             text = "\n\n".join(t for t in (result.get("msg"), result.get("traceback")) if t)
             if text:

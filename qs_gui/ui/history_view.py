@@ -49,12 +49,19 @@ from qs_gui.core.export import export_items, to_yaml
 from qs_gui.core.formatting import format_duration
 from qs_gui.ui.history_filter import KNOWN_STATUSES, HistoryFilter
 from qs_gui.ui.history_model import HistoryModel
+from qs_gui.ui.item_table import MarkedRowDelegate
 from qs_gui.ui.queue_view import ContextActions, configure_item_table, items_to_clipboard_text
 from qs_gui.ui.selection import SelectionKeeper
+from qs_gui.ui.theme import outcome_role, style_text
 
 __all__ = ["STATUS_FILTERS", "HistoryDetail", "HistoryView", "export_items", "to_yaml"]
 
 STATUS_FILTERS = ("All", *KNOWN_STATUSES, "other")
+#: lines of traceback the detail pane makes room for (growing into the table's space), and the
+#: fewest it shows before the pane scrolls as a whole
+TRACEBACK_LINES, TRACEBACK_MIN_LINES = 15, 6
+#: parameter lines shown beside a traceback (the JSON box scrolls); without one it takes the room
+PARAMS_LINES_WITH_TRACEBACK = 3
 
 
 def _full_time(ts: Any) -> str:
@@ -149,11 +156,17 @@ class HistoryDetail(QWidget):
         for edit in (self.params_text, self.traceback_text):
             edit.setFont(_monospace())
         self.params_text.setLineWrapMode(QPlainTextEdit.NoWrap)  # JSON reads best unwrapped
+        # A traceback is why the pane was opened: it takes the height the pane has beyond a few
+        # parameter lines (the view grows the pane for ~TRACEBACK_LINES lines when it can).
+        self._line = self.traceback_text.fontMetrics().lineSpacing()
+        self.traceback_text.setMinimumHeight(self._line * TRACEBACK_MIN_LINES + 12)
+        self.params_text.setMinimumHeight(self._line * 3 + 12)
         self.traceback_label = QLabel("Traceback:")
         right = QVBoxLayout()
         right.setContentsMargins(0, 4, 4, 4)
-        for widget, stretch in ((QLabel("Parameters:"), 0), (self.params_text, 1),
-                                (self.traceback_label, 0), (self.traceback_text, 2)):  # fmt: skip
+        # The traceback (when there is one) comes first: in a short pane it is what is in view.
+        for widget, stretch in ((self.traceback_label, 0), (self.traceback_text, 4),
+                                (QLabel("Parameters:"), 0), (self.params_text, 1)):  # fmt: skip
             right.addWidget(widget, stretch)
         row = QHBoxLayout(page)
         row.setContentsMargins(0, 0, 0, 0)
@@ -188,14 +201,21 @@ class HistoryDetail(QWidget):
             label.setText(values[name])
         self.fields["Metadata"].setVisible(bool(values["Metadata"]))
         self.metadata_caption.setVisible(bool(values["Metadata"]))
-        colour = HistoryModel.status_colour(status).name()
-        self.fields["Status"].setStyleSheet(f"QLabel {{ color: {colour}; font-weight: bold; }}")
+        style_text(self.fields["Status"], outcome_role(status), bold=True)
         params = {k: item[k] for k in ("args", "kwargs") if item.get(k)}
         self.params_text.setPlainText(_pretty(params, expand=True) if params else "(none)")
         tb = str(result.get("traceback") or "").rstrip()
         self.traceback_text.setPlainText(tb)
         self.traceback_text.setVisible(bool(tb))
         self.traceback_label.setVisible(bool(tb))
+        cap = self._line * PARAMS_LINES_WITH_TRACEBACK + 12 if tb else 16_777_215
+        self.params_text.setMaximumHeight(cap)
+
+    def wanted_height(self) -> int:
+        """Height at which a traceback shows ~TRACEBACK_LINES lines without scrolling."""
+        extra = (TRACEBACK_LINES - TRACEBACK_MIN_LINES) * self._line
+        page = self._stack.widget(1)
+        return page.widget().minimumSizeHint().height() + extra + 8
 
 
 class HistoryView(QWidget):
@@ -226,6 +246,7 @@ class HistoryView(QWidget):
         self.table = QTableView(objectName="historyTable")
         self.table.setModel(self.proxy)
         configure_item_table(self.table)
+        self.table.setItemDelegate(MarkedRowDelegate(self.table))  # failed stays red if selected
         self.table.verticalHeader().hide()
         self._set_column_widths()
         self._menu = ContextActions(self.table)
@@ -356,6 +377,27 @@ class HistoryView(QWidget):
         self.detail.show_item(item)
         if item is not None and self._detail_auto:
             self._reveal_detail()
+            if self.detail.traceback_text.isVisibleTo(self.detail):
+                self._grow_detail()
+
+    #: table rows kept visible when the detail pane grows for a traceback
+    KEEP_TABLE_ROWS = 4
+
+    def _grow_detail(self) -> None:
+        """Give the detail pane room for its traceback (about TRACEBACK_LINES lines), taken
+        from the table down to KEEP_TABLE_ROWS rows; never shrinks what the operator opened."""
+        sizes = self.splitter.sizes()
+        total = sum(sizes)
+        if total <= 0 or sizes[1] == 0:
+            return
+        table = self.table
+        keep = (table.horizontalHeader().height() + 2 * table.frameWidth()
+                + self.KEEP_TABLE_ROWS * table.verticalHeader().defaultSectionSize())
+        wanted = self.detail.wanted_height()
+        target = min(wanted, total - keep)
+        if target > sizes[1]:
+            self.splitter.setSizes([total - target, target])
+        self.table.scrollTo(self.table.currentIndex())  # the row being read stays in view
 
     def _detail_moved(self, *_: Any) -> None:
         self._detail_auto = self.splitter.sizes()[1] > 0
@@ -371,5 +413,6 @@ class HistoryView(QWidget):
 
     def _update_count(self, *_: Any) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        text = f"{total} items" if shown == total else f"{shown} of {total} shown"
+        noun = "item" if total == 1 else "items"
+        text = f"{total} {noun}" if shown == total else f"{shown} of {total} shown"
         self.count_label.setText(text)

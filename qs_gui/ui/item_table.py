@@ -15,6 +15,10 @@ After each edit script the rows hold the new snapshot's objects, not the equal o
 previous snapshot (else both stay in memory). Replaced snapshots are released in slices from a
 zero-delay timer: freeing 100,000 decoded items at once takes ~0.2 s, which would freeze the
 window. Performance notes and measurements: docs/performance.md.
+
+Colours come from :mod:`qs_gui.ui.theme`: a row's colour role is answered as ``MARK_ROLE`` and
+:class:`MarkedRowDelegate` keeps it on a selected row (the selection colour would hide a red
+"failed"); on a theme change the models drop their cached brushes and repaint.
 """
 
 from __future__ import annotations
@@ -30,17 +34,24 @@ from PyQt5.QtCore import (
     Qt,
     QTimer,
 )
+from PyQt5.QtGui import QPalette
+from PyQt5.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from qs_gui.core import itemdiff as idiff
 from qs_gui.core.itemdiff import (
     Reset,
 )
 
-__all__ = ["ITEM_ROLE", "MIME_ITEM_UIDS", "SORT_ROLE", "UID_ROLE", "ItemTableModel"]
+from .theme import role_colours, theme_manager
+
+__all__ = ["ITEM_ROLE", "MARK_ROLE", "MIME_ITEM_UIDS", "SORT_ROLE", "UID_ROLE", "ItemTableModel",
+           "MarkedRowDelegate"]
 
 UID_ROLE = Qt.UserRole + 1  #: the row's ``item_uid``
 ITEM_ROLE = Qt.UserRole + 2  #: the row's item dict (as sent by the server)
 SORT_ROLE = Qt.UserRole + 3  #: a sortable raw value (numbers for times/durations)
+#: a cell's colour role ("alarm", "ok", …; theme.ROLES) that must survive selection, or None
+MARK_ROLE = Qt.UserRole + 5
 MIME_ITEM_UIDS = "application/x-qsgui-item-uids"
 
 _TOOLTIP_LIMIT = 4096
@@ -95,6 +106,18 @@ class ItemTableModel(QAbstractTableModel):
         self._loaded = False
         self._key_index: dict[Hashable, int] | None = None
         self._graveyard = _Graveyard(self)
+        theme_manager().connect_recolour(self, self.recolour)
+
+    def recolour(self) -> None:
+        """The theme changed: drop cached brushes and repaint every row (no row is rebuilt)."""
+        self._theme_changed()
+        if self._items and self.COLUMNS:
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(len(self._items) - 1, len(self.COLUMNS) - 1),
+                                  [Qt.ForegroundRole, Qt.BackgroundRole])  # fmt: skip
+
+    def _theme_changed(self) -> None:
+        """Hook: forget colours computed for the previous theme."""
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._items)
@@ -268,6 +291,28 @@ class ItemTableModel(QAbstractTableModel):
         self._aux_insert(dest, [item])
         self._key_index = None
         self.endInsertRows()
+
+
+class MarkedRowDelegate(QStyledItemDelegate):
+    """Keeps a cell's colour role visible on a selected row.
+
+    Qt paints a selected cell in the palette's Highlight colours and drops the model's
+    foreground, so a selected "failed" row would lose its red. For a cell with ``MARK_ROLE``
+    the selection is drawn in that role's (background, foreground) pair instead (WCAG >= 4.5 in
+    light and dark), so the failed cell stays red, and readable, while selected.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: Any) -> None:  # noqa: N802
+        super().initStyleOption(option, index)
+        role = index.data(MARK_ROLE)
+        if role and option.state & QStyle.State_Selected:
+            bg, fg = role_colours(str(role))
+            for group in (QPalette.Active, QPalette.Inactive):
+                option.palette.setColor(group, QPalette.Highlight, bg)
+                option.palette.setColor(group, QPalette.HighlightedText, fg)
 
 
 def _is_num(value: Any) -> bool:

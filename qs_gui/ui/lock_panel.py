@@ -8,6 +8,10 @@ Why it is built this way:
 * The lock key is a secret shared only by the people allowed to act while the manager is locked.
   It lives in this widget and in the client's memory, nowhere else: this module never writes it to
   QSettings, a file or a log, and the field is in password mode unless the operator asks to see it.
+  A generated key is shown so it can be noted down, and masked again as soon as Lock or Unlock is
+  pressed or the lock state changes: it does not stay readable on a shared screen.
+* The current lock sentence is shown once, in the status panel's "Lock" row (neutral colour: a
+  lock is a normal state). ``info_label`` keeps the text (for the inline checks), hidden.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from qs_gui.ui.status_panel import RED, describe_lock
+from qs_gui.ui.status_panel import describe_lock
+from qs_gui.ui.theme import style_text
 
 __all__ = ["LockPanel", "NO_KEY", "NOTHING_SELECTED"]
 
@@ -72,9 +77,9 @@ class LockPanel(QWidget):
             button.setMinimumWidth(80)
             button.setVisible(False)
         self.error_label = QLabel(objectName="lockError", wordWrap=True, visible=False)
-        self.error_label.setStyleSheet(f"color: {RED};")
-        self.info_label = QLabel("—", objectName="lockInfo", wordWrap=True)
-        self.info_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        style_text(self.error_label, "alarm")
+        # The lock sentence lives in the status panel (shown once); kept here, hidden, as state.
+        self.info_label = QLabel("—", self, objectName="lockInfo", wordWrap=True, visible=False)
         for box in (self.env_box, self.queue_box):
             box.toggled.connect(self._clear_error)
 
@@ -115,14 +120,10 @@ class LockPanel(QWidget):
                 grid.addWidget(item, row, 1)
             else:
                 grid.addLayout(item, row, 1)
-        current = QHBoxLayout()
-        current.addWidget(QLabel("Current"))
-        current.addWidget(self.info_label, 1)
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.toggle, 0, Qt.AlignLeft)
         column.addWidget(self.form)
-        column.addLayout(current)
         column.addStretch(1)
         self.set_expanded(False)
 
@@ -130,7 +131,7 @@ class LockPanel(QWidget):
         return not self.form.isHidden()
 
     def set_expanded(self, expanded: bool) -> None:
-        """Show or fold the lock form (the current lock line is always shown)."""
+        """Show or fold the lock form."""
         with QSignalBlocker(self.toggle):
             self.toggle.setChecked(expanded)
         self.toggle.setArrowType(Qt.DownArrow if expanded else Qt.RightArrow)
@@ -143,12 +144,14 @@ class LockPanel(QWidget):
             self._lock_action.triggered.disconnect(self._lock_triggered)
         self._lock_action = lock
         lock.triggered.connect(self._lock_triggered)
+        unlock.triggered.connect(self.mask_key)
         self.lock_button.setDefaultAction(lock)
         self.unlock_button.setDefaultAction(unlock)
         self.lock_button.setVisible(True)
         self.unlock_button.setVisible(True)
 
     def _lock_triggered(self) -> None:
+        self.mask_key()
         self.validate_lock_request()
 
     # ----- key ---------------------------------------------------------------------------------
@@ -169,6 +172,13 @@ class LockPanel(QWidget):
         self.key_edit.setText(key)  # emits key_changed through _key_edited
         self.show_button.setChecked(True)
         return key
+
+    def mask_key(self) -> None:
+        """Hide the key again (after Lock/Unlock, or when the lock changes)."""
+        self.show_button.setChecked(False)
+
+    def key_masked(self) -> bool:
+        return self.key_edit.echoMode() == QLineEdit.Password
 
     def _key_edited(self, text: str) -> None:
         self._clear_error()
@@ -210,12 +220,13 @@ class LockPanel(QWidget):
 
     # ----- current lock ------------------------------------------------------------------------
     def set_lock_info(self, lock_info: Mapping[str, Any] | None) -> None:
-        """Show the manager's current lock (``lock_info`` reply), or "—" when unknown."""
+        """Track the manager's current lock (``lock_info`` reply; "—" when unknown)."""
         info = lock_info if isinstance(lock_info, Mapping) else None
         text = describe_lock(None, info)
         self.info_label.setText(text)
         locked = text not in ("—", "Not locked")
-        self.info_label.setStyleSheet(f"color: {RED}; font-weight: bold;" if locked else "")
+        if locked != self._was_locked:
+            self.mask_key()
         if locked and not self._was_locked:  # the key may now be needed: show where it goes
             self.set_expanded(True)
         self._was_locked = locked

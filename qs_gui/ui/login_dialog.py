@@ -24,6 +24,8 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
+from .theme import style_text
+
 #: (user, password, provider) -> None on success, else the reason in plain words
 LoginCall = Callable[[str, str, str], Awaitable[str | None]]
 
@@ -64,7 +66,7 @@ class LoginDialog(QDialog):
         layout.addLayout(form)
         self.error_label = QLabel(self, objectName="loginError")
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b71c1c;")
+        style_text(self.error_label, "alarm")
         self.error_label.setVisible(False)
         layout.addWidget(self.error_label)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
@@ -133,3 +135,30 @@ class LoginDialog(QDialog):
         if self._task is not None and not self._task.done():
             self._task.cancel()
         super().reject()
+
+
+class LoginPrompt:
+    """When a password login is configured, asks for it again when the session ends: one
+    dialog at a time, for whichever window (main or monitor) holds the session."""
+
+    def __init__(self, window: QWidget, server: str, login: LoginCall) -> None:
+        self._window = window
+        self._server = server
+        self._login = login
+        self._config: tuple[str, list[str]] | None = None
+        self.dialog: LoginDialog | None = None
+
+    def configure(self, user: str, providers: list[str]) -> None:
+        self._config = (user, providers)
+
+    def open(self, reason: str = "") -> LoginDialog | None:
+        """The login dialog (window-modal, no nested loop); None without a login configured."""
+        if self._config is None:
+            return None
+        if self.dialog is not None and self.dialog.isVisible():
+            return self.dialog
+        user, providers = self._config
+        self.dialog = LoginDialog(self._window, server=self._server, login=self._login,
+                                  user=user, providers=providers, reason=reason)
+        self.dialog.open()
+        return self.dialog

@@ -8,20 +8,24 @@ applied by the ActionRegistry — nothing else calls setEnabled on a server acti
 from __future__ import annotations
 
 from PyQt5.QtCore import QSettings, QSize, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QCloseEvent, QGuiApplication
+from PyQt5.QtGui import QCloseEvent, QGuiApplication, QPalette
 from PyQt5.QtWidgets import (
     QAction,
     QDockWidget,
     QLabel,
     QMainWindow,
     QProgressBar,
+    QSizePolicy,
     QSplitter,
+    QTabBar,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
+from ..core.attention import Failure
 from ..core.gates import Action, GateInputs, Gates, compute_gates
+from ..core.operator_state import OperatorState
 from ..core.profiles import AppSettings, Profile
 from ..core.session import Session
 from ..core.tracking import Execution
@@ -33,14 +37,17 @@ from .editor import ItemEditor
 from .help_dialogs import install_help_menu
 from .history_view import HistoryView
 from .lock_panel import LockPanel
-from .login_dialog import LoginDialog
+from .login_dialog import LoginDialog, LoginPrompt
 from .message_log import MessageLog
 from .notifications import attach_notifications
+from .pane_keys import install_pane_keys
 from .plot_dock import PlotDock
 from .profiles_dialog import apply_profile_style, show_profiles
 from .progress_widget import ProgressWidget
 from .queue_view import QueueView
+from .state_banner import StateBanner
 from .status_panel import ConnectionIndicator, StatusPanel
+from .theme import install_theme_menu, outcome_role, role_text, style_text
 
 PREFERRED_SIZE = QSize(1600, 1000)
 #: platforms with no real screen: the window's layout is not saved from them
@@ -48,10 +55,10 @@ HEADLESS_PLATFORMS = ("offscreen", "minimal")
 #: room left for the window manager's frame and title bar when the screen is the limit
 FRAME_ALLOWANCE = QSize(8, 48)
 
+#: outcome -> symbol; the colour comes from theme.outcome_role (palette- and theme-aware)
 OUTCOME_STYLE = {
-    "completed": ("✔", "#1f7a3a"), "failed": ("✖", "#b3261e"), "stopped": ("■", "#8a5a00"),
-    "aborted": ("■", "#b3261e"), "halted": ("■", "#b3261e"), "unknown": ("?", "#555555"),
-    "running": ("▶", "#1a4f9c"), "submitted": ("…", "#1a4f9c"),
+    "completed": "✔", "failed": "✖", "stopped": "■", "aborted": "■", "halted": "■",
+    "unknown": "?", "running": "▶", "submitted": "…",
 }
 
 
@@ -70,9 +77,10 @@ class MainWindow(QMainWindow):
         self.app_settings = app_settings
         self.profile = profile
         self.setObjectName("mainWindow")
-        self.setWindowTitle(f"{title} — {session.address}"
-                            + (" [monitor]" if monitor_mode else ""))
+        self._title = title + (" [monitor]" if monitor_mode else "")
+        self.setWindowTitle(f"{self._title} — {session.address}")
         self.registry = ActionRegistry(self)
+        self._login = LoginPrompt(self, session.address, session.login)
         self.gates: Gates | None = None
         self._gate_timer = QTimer(self)  # coalesces bursts of changes into one gate refresh
         self._gate_timer.setSingleShot(True)
@@ -95,9 +103,23 @@ class MainWindow(QMainWindow):
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.notifier.sound_action)
         apply_profile_style(self, profile)
+        install_theme_menu(self, self.view_menu, self.app_settings)
+        install_pane_keys(self)  # F6 / Ctrl+1…5 between panes: last, once every pane exists
 
     # -- construction -----------------------------------------------------------------------
     def _build_widgets(self) -> None:
+        self.banner = StateBanner(self)
+        self.banner.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        state_bar = QToolBar("State", self)
+        state_bar.setObjectName("stateToolBar")
+        state_bar.setMovable(False)
+        state_bar.setFloatable(False)
+        state_bar.setContentsMargins(0, 0, 0, 0)
+        state_bar.layout().setContentsMargins(2, 0, 2, 0)
+        state_bar.toggleViewAction().setEnabled(False)  # the state is always in view
+        state_bar.addWidget(self.banner)
+        self.addToolBar(Qt.TopToolBarArea, state_bar)
+        self.addToolBarBreak(Qt.TopToolBarArea)
         self.queue_view = QueueView(self)
         self.history_view = HistoryView(self)
         splitter = QSplitter(Qt.Vertical, self)
@@ -167,27 +189,44 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_menus_and_toolbar(self) -> None:
+        from .execute_focus import ExecuteFocus
+        from .stop_control import StopControl
+
         a = self.registry
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("mainToolBar")
         toolbar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         toolbar.addWidget(self.indicator)
         toolbar.addSeparator()
-        for action in (Action.EXECUTE_NOW, None, Action.ENV_OPEN, Action.ENV_CLOSE, None,
-                       Action.QUEUE_START, Action.QUEUE_STOP, None, Action.RE_PAUSE_DEFERRED,
-                       Action.RE_RESUME, Action.RE_STOP, Action.RE_ABORT, Action.RE_HALT):
+        # Stop now / the paused choices: first, in a fixed place, away from Close env
+        self.stop_control = StopControl(a, toolbar)
+        toolbar.addWidget(self.stop_control)
+        toolbar.addSeparator()
+        for action in (Action.EXECUTE_NOW, None, Action.QUEUE_START, Action.QUEUE_STOP,
+                       Action.RE_PAUSE_DEFERRED, None, Action.ENV_OPEN, Action.ENV_CLOSE):
             if action is None:
                 toolbar.addSeparator()
             else:
                 toolbar.addAction(a[action])
         self.addToolBar(toolbar)
+        # Ctrl+Enter follows the focus (ui/execute_focus.py); the status bar says what it runs
+        self.execute_focus = ExecuteFocus(
+            a, queue_view=self.queue_view, history_view=self.history_view, editor=self.entry,
+            fire=self.commands.fire, parent=self)
+        self.addAction(a.execute_focused)
+        self.entry.addAction(a.execute_focused)  # also from a floating editor dock
+        self.execute_target_label = QLabel(self.execute_focus.hint, self)
+        self.execute_target_label.setObjectName("executeTargetLabel")
+        self.execute_focus.hint_changed.connect(self.execute_target_label.setText)
+        self.statusBar().addPermanentWidget(self.execute_target_label)
         execute_button = toolbar.widgetForAction(a[Action.EXECUTE_NOW])
         if execute_button is not None:
             execute_button.setObjectName("executeNowButton")
             execute_button.setStyleSheet("QToolButton:enabled { font-weight: bold; }")
 
         menus = {
-            "&Queue": [Action.EXECUTE_NOW, Action.QUEUE_ADD, None, Action.QUEUE_START,
+            "&Queue": [Action.EXECUTE_NOW, Action.EXECUTE_SELECTED_QUEUE, "execute_focused",
+                       Action.QUEUE_ADD, None, Action.QUEUE_UNDO, None, Action.QUEUE_START,
                        Action.QUEUE_STOP, Action.QUEUE_STOP_CANCEL, Action.QUEUE_AUTOSTART,
                        "loop", "ignore_failures", None, Action.QUEUE_CLEAR],
             "&History": [Action.EXECUTE_SELECTED_HISTORY, Action.QUEUE_ADD_FROM_HISTORY,
@@ -218,6 +257,8 @@ class MainWindow(QMainWindow):
                     menu.addSeparator()
                 elif isinstance(entry, Action):
                     menu.addAction(a[entry])
+                elif entry == "execute_focused":
+                    menu.addAction(a.execute_focused)
                 else:
                     menu.addAction(self.registry.mode_actions[entry])
         self.view_menu = self.menuBar().addMenu("&View")
@@ -231,7 +272,8 @@ class MainWindow(QMainWindow):
             a[Action.EXECUTE_SELECTED_QUEUE], None, a[Action.QUEUE_EDIT],
             a[Action.QUEUE_DUPLICATE], a[Action.QUEUE_COPY], a[Action.QUEUE_PASTE], None,
             a[Action.QUEUE_MOVE_TOP], a[Action.QUEUE_MOVE_UP], a[Action.QUEUE_MOVE_DOWN],
-            a[Action.QUEUE_MOVE_BOTTOM], None, a[Action.QUEUE_REMOVE], a[Action.QUEUE_CLEAR]])
+            a[Action.QUEUE_MOVE_BOTTOM], None, a[Action.QUEUE_REMOVE], a[Action.QUEUE_UNDO],
+            a[Action.QUEUE_CLEAR]])
         self.history_view.set_context_actions([
             a[Action.EXECUTE_SELECTED_HISTORY], a[Action.QUEUE_ADD_FROM_HISTORY], None,
             a[Action.HISTORY_EXPORT], None, a[Action.HISTORY_CLEAR]])
@@ -256,14 +298,21 @@ class MainWindow(QMainWindow):
             (s.message, self.messages.add), (s.busy_changed, self._on_busy),
             (s.tracker.changed, self._on_execution),
             (s.principal_changed, self._on_principal), (s.login_required, self._on_login_required),
+            (s.operator_state_changed, self._on_operator_state), (s.alarm_changed, self._on_alarm),
         ]
         for event, handler in self._session_links:
             event.connect(handler)
         self.queue_view.selection_changed.connect(self.schedule_gates)
         self.history_view.selection_changed.connect(self.schedule_gates)
         self.entry.changed.connect(self.schedule_gates)
+        self.banner.acknowledge_requested.connect(s.acknowledge_alarm)
+        self.banner.tick.connect(s.attention.refresh)  # the opening time advances
+        self.messages.message_added.connect(self._count_unread)
+        self.messages_dock.visibilityChanged.connect(self._messages_seen)
+        self._unread = [0, 0]  # messages, errors among them, since the Messages tab was on top
         self._on_connection(s.connection, s.connection_detail)
         self._on_principal(s.principal)
+        self._on_operator_state(s.operator_state)
 
     # -- session events ---------------------------------------------------------------------
     def _on_connection(self, state, detail: str) -> None:
@@ -277,6 +326,13 @@ class MainWindow(QMainWindow):
                                   bool(status.get("queue_autostart_enabled")),
                                   bool(status.get("queue_stop_pending")))
         self._sync_modes(status)
+        lock = status.get("lock") if isinstance(status.get("lock"), dict) else {}
+        self.queue_view.set_locked(lock.get("queue") is True)
+        running = status.get("running_item_uid")
+        if running != getattr(self, "_running_uid", None):
+            self._running_uid = running
+            if running:  # a new item runs: the last run's "success · seq 6/6" is not its own
+                self.scan_progress.set_progress(None)
         self.refresh_gates()  # immediately: the push -> gate latency is a quality bar
 
     def _on_queue(self, items: list, running_item: dict) -> None:
@@ -285,26 +341,63 @@ class MainWindow(QMainWindow):
         self.status_panel.set_running_item(running_item or None)
         self.schedule_gates()
 
+    # -- attention: the banner, the title, the failure alarm, unread messages ---------------
+    def _on_operator_state(self, state: OperatorState) -> None:
+        self.banner.set_state(state)
+        self.setWindowTitle(state.window_title(self._title, self.session.address))
+
+    def _on_alarm(self, failure: Failure | None) -> None:
+        """A failed item: its requeued copy is marked; the detail pane shows its traceback."""
+        self.queue_view.set_failed_uid(failure.requeued_uid if failure is not None else None)
+        if failure is not None and failure.queue_item and failure.detail_read and failure.item:
+            self.history_view.detail.show_item(dict(failure.item))
+
+    def _count_unread(self, level: str, _text: str) -> None:
+        if self._messages_on_top():
+            return
+        self._unread[0] += 1
+        self._unread[1] += level == "error"
+        count, errors = self._unread
+        badge = f"{errors} error{'s' * (errors != 1)}" if errors else f"{count} new"
+        self.messages_dock.setWindowTitle(f"Messages ({badge})")
+        self._colour_messages_tab("alarm" if errors else "busy")
+
+    def _messages_on_top(self) -> bool:
+        dock = self.messages_dock
+        return dock.isVisible() and not dock.visibleRegion().isEmpty()
+
+    def _messages_seen(self, visible: bool) -> None:
+        if visible and self._unread != [0, 0]:
+            self._unread = [0, 0]
+            self.messages_dock.setWindowTitle("Messages")
+            self._colour_messages_tab(None)
+
+    def _colour_messages_tab(self, role: str | None) -> None:
+        """The dock tab's text in the role's colour (Qt draws the tabs; no style sheet reaches
+        them one by one)."""
+        for bar in self.findChildren(QTabBar):
+            for index in range(bar.count()):
+                if bar.tabText(index).startswith("Messages"):
+                    bar.setTabTextColor(index, role_text(role) if role else
+                                        bar.palette().color(QPalette.WindowText))
+
     # -- identity (HTTP) ---------------------------------------------------------------------
     def configure_login(self, user: str, providers: list[str]) -> None:
         """The connection logs in with a password: ask again when the session ends."""
-        self._login_config = (user, providers)
+        self._login.configure(user, providers)
 
     def open_login(self, reason: str = "") -> LoginDialog | None:
         """The login dialog (window-modal, no nested loop); None without a login configured."""
-        config = getattr(self, "_login_config", None)
-        if config is None:
-            return None
-        current = getattr(self, "login_dialog", None)
-        if current is not None and current.isVisible():
-            return current
-        user, providers = config
-        dialog = LoginDialog(self, server=self.session.address, login=self.session.login,
-                             user=user, providers=providers, reason=reason)
-        dialog.logged_in.connect(lambda name: self.messages.add("info", f"Logged in as {name}."))
-        self.login_dialog = dialog
-        dialog.open()
+        shown = self._login.dialog
+        dialog = self._login.open(reason)
+        if dialog is not None and dialog is not shown:
+            dialog.logged_in.connect(
+                lambda name: self.messages.add("info", f"Logged in as {name}."))
         return dialog
+
+    @property
+    def login_dialog(self) -> LoginDialog | None:
+        return self._login.dialog
 
     def _on_login_required(self, reason: str) -> None:
         if self.open_login(f"The session has ended: {reason}. Log in again to go on; "
@@ -348,12 +441,12 @@ class MainWindow(QMainWindow):
         self.schedule_gates()
 
     def _on_execution(self, execution: Execution) -> None:
-        symbol, colour = OUTCOME_STYLE.get(execution.state, ("?", "#555555"))
+        symbol = OUTCOME_STYLE.get(execution.state, "?")
         text = f"{symbol} {execution.name}: {execution.state}"
         if execution.msg:
             text += f" — {execution.msg.splitlines()[0][:160]}"
         self.execution_label.setText(text)
-        self.execution_label.setStyleSheet(f"color: {colour}; font-weight: bold;")
+        style_text(self.execution_label, outcome_role(execution.state), bold=True)
         if execution.finished:
             level = "info" if execution.state == "completed" else "error"
             self.messages.add(level, f"Executed {execution.name} ({execution.uid[:8]}): "
@@ -370,7 +463,12 @@ class MainWindow(QMainWindow):
         self._gate_timer.start()
 
     def gate_inputs(self) -> GateInputs:
+        from ..core.operator_state import is_execute_now
+
         s = self.session
+        running_immediate = isinstance(s.status, dict) and is_execute_now(
+            s.status, s.running_item or None, [e.uid for e in s.tracker.active])
+        undo = self.commands.undo_stack
         return GateInputs(
             connection=s.connection, status=s.status, lock_key_set=s.ops.lock_key_set,
             lock_info=s.lock_info, monitor_mode=self.monitor_mode,
@@ -379,7 +477,8 @@ class MainWindow(QMainWindow):
             history_selection=self.history_view.selected_count(),
             editor_error=self.entry.current_error(),
             editing=bool(self.entry.editing_uid),
-            edit_vanished=self.entry.edit_state == "vanished", scopes=s.scopes)
+            edit_vanished=self.entry.edit_state == "vanished", scopes=s.scopes,
+            running_immediate=running_immediate, can_undo=undo.can_undo, undo_busy=undo.busy)
 
     def current_gates(self) -> Gates:
         """The gates of this moment (a shortcut can fire before the next scheduled refresh)."""
@@ -399,7 +498,8 @@ class MainWindow(QMainWindow):
         self.registry.apply(self.gates)
         self.registry[Action.ITEM_SAVE].setVisible(bool(self.entry.editing_uid))
         gate = self.gates[Action.EXECUTE_NOW]
-        self.reason_label.setText("" if gate.enabled else f"Execute now unavailable: {gate.reason}")
+        self.reason_label.setText("" if gate.enabled else
+                                  f"Execute editor item unavailable: {gate.reason}")
 
     # -- persistence ------------------------------------------------------------------------
     def _restore_layout(self) -> bool:
@@ -436,15 +536,16 @@ class MainWindow(QMainWindow):
             self._layout_restored = True
             width = max(300, min(420, self.width() // 4))
             self.resizeDocks([self.entry_dock, self.status_dock], [width, width], Qt.Horizontal)
-            # The queue and history get most of the height: the console a fifth of it.
-            self.resizeDocks([self.console], [max(130, self.height() // 6)], Qt.Vertical)
+            # The queue and history get most of the height: the console a seventh of it.
+            self.resizeDocks([self.console], [max(110, self.height() // 7)], Qt.Vertical)
             QTimer.singleShot(0, self._split_centre)  # once the docks have taken their room
 
     def _split_centre(self) -> None:
-        """Queue 60 %, history 40 % of the centre (the history's detail opens on selection)."""
+        """Queue two thirds, history one third of the centre (the history's detail opens on
+        selection)."""
         splitter = self.centralWidget()
         total = sum(splitter.sizes())
-        splitter.setSizes([total * 3 // 5, total - total * 3 // 5])
+        splitter.setSizes([total * 2 // 3, total - total * 2 // 3])
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         self.notifier.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtGui import QBrush, QColor
+from PyQt5.QtGui import QBrush
 from PyQt5.QtWidgets import (
     QHBoxLayout,
     QListWidget,
@@ -19,7 +19,10 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-COLOURS = {"error": "#b3261e", "warning": "#8a5a00", "info": "#1f5130"}
+from .theme import role_text, theme_manager
+
+#: level -> colour role (ui/theme.py): the colours follow the palette and the theme
+ROLES = {"error": "alarm", "warning": "attention", "info": "ok"}
 MAX_MESSAGES = 2000
 
 
@@ -44,12 +47,18 @@ class MessageLog(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.list)
         layout.addLayout(bar)
+        theme_manager().connect_recolour(self, self._recolour)
+
+    def _recolour(self) -> None:
+        for row in range(self.list.count()):
+            entry = self.list.item(row)
+            entry.setForeground(QBrush(role_text(ROLES.get(entry.data(Qt.UserRole), "off"))))
 
     def add(self, level: str, text: str) -> None:
         stamp = time.strftime("%H:%M:%S")
         entry = QListWidgetItem(f"{stamp}  {level.upper():7s} {text}")
         entry.setData(Qt.UserRole, level)
-        entry.setForeground(QBrush(QColor(COLOURS.get(level, "#202020"))))
+        entry.setForeground(QBrush(role_text(ROLES.get(level, "off"))))
         entry.setToolTip(text)
         at_bottom = self.list.verticalScrollBar().value() >= self.list.verticalScrollBar().maximum()
         self.list.addItem(entry)

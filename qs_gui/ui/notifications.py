@@ -39,6 +39,7 @@ from PyQt5.QtWidgets import (
 from ..core.gates import Action
 from ..core.notify_rules import ExecutionLike, Kind, Notice, NotifyRules
 from .resources import app_icon
+from .theme import css, role_colours
 
 if TYPE_CHECKING:
     from ..core.profiles import AppSettings
@@ -47,7 +48,8 @@ __all__ = ["Notifier", "Toast", "attach_notifications"]
 
 logger = logging.getLogger(__name__)
 
-LEVEL_COLOURS = {"info": "#2e7d32", "warning": "#f0a000", "error": "#c62828"}
+#: notice level -> colour role (ui/theme.py) of the toast's edge
+LEVEL_ROLES = {"info": "ok", "warning": "attention", "error": "alarm"}
 _TRAY_ICONS = {"info": QSystemTrayIcon.Information, "warning": QSystemTrayIcon.Warning,
                "error": QSystemTrayIcon.Critical}
 _PAUSE_REQUESTS = frozenset({Action.RE_PAUSE_DEFERRED.value, Action.RE_PAUSE_IMMEDIATE.value})
@@ -89,11 +91,12 @@ class Toast(QFrame):
     def show_notice(self, notice: Notice) -> None:
         """Show ``notice``; notices arriving while one is visible replace it and are counted."""
         self._more = self._more + 1 if self.isVisible() else 0
-        colour = LEVEL_COLOURS.get(notice.level, "#555555")
-        self.setStyleSheet(
-            f"#notificationToast {{ background: #fdfdfe; border: 1px solid #b8c2cc;"
-            f" border-left: 6px solid {colour}; border-radius: 6px; }}"
-            f" #notificationToast QLabel {{ color: #1b1f23; background: transparent; }}")
+        colour = css(role_colours(LEVEL_ROLES.get(notice.level, "off"))[0])
+        self.setStyleSheet(  # the palette's tooltip colours: readable in any theme
+            f"#notificationToast {{ background: palette(tool-tip-base); border: 1px solid "
+            f"palette(mid); border-left: 6px solid {colour}; border-radius: 6px; }}"
+            f" #notificationToast QLabel {{ color: palette(tool-tip-text); "
+            f"background: transparent; }}")
         more = f"  (+{self._more} more in Messages)" if self._more else ""
         self.title.setText(f"<b>{_escape(notice.title)}</b>{_escape(more)}")
         first_lines = "\n".join(notice.text.splitlines()[:4])
@@ -244,7 +247,9 @@ def attach_notifications(window: Any, *, settings: AppSettings | None = None,
     Item outcomes are not logged again here: ``MainWindow._on_execution`` already logs them.
     """
     session = window.session
-    notifier = Notifier(window, log=window.messages.add,
+    # why the queue stopped (a failure, a requested stop, a halt) when the session knows it
+    rules = NotifyRules(stop_reason=session.attention.watch.stop_reason)
+    notifier = Notifier(window, rules, log=window.messages.add,
                         logged_kinds=set(Kind) - {Kind.ITEM_FINISHED},
                         sound=settings.notify_sound() if settings is not None else False,
                         use_tray=use_tray)

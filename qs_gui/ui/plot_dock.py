@@ -37,6 +37,7 @@ from PyQt5.QtWidgets import (
 )
 
 from qs_gui.core.progress import Progress
+from qs_gui.ui.theme import style_pill, style_text
 
 if TYPE_CHECKING:  # the dock only reads its counters; it never touches the socket
     import pyqtgraph as pg
@@ -116,7 +117,7 @@ class PlotDock(QDockWidget):
             "Use only with a trusted document proxy.", body)  # fmt: skip
         self.pickle_warning.setObjectName("pickleWarning")
         self.pickle_warning.setWordWrap(True)
-        self.pickle_warning.setStyleSheet("background: #fff3cd; color: #7a4b00; padding: 3px;")
+        style_pill(self.pickle_warning, "attention", extra="border-radius: 0; padding: 3px;")
         self.pickle_warning.setVisible(False)
         layout.addWidget(self.pickle_warning)
 
@@ -146,11 +147,11 @@ class PlotDock(QDockWidget):
 
         self._body_layout = layout
         self._placeholder = QWidget(body)  # the plot's place (and size) until it is built
-        self._placeholder.setMinimumSize(240, 110)
+        self._placeholder.setMinimumSize(240, 80)
         layout.addWidget(self._placeholder, 1)
         self.stats_label = QLabel("", body)
         self.stats_label.setObjectName("streamStats")
-        self.stats_label.setStyleSheet("color: #666;")
+        style_text(self.stats_label, "muted")
         layout.addWidget(self.stats_label)
         self.setWidget(body)
 
@@ -161,7 +162,8 @@ class PlotDock(QDockWidget):
         from .plot_canvas import PlotCanvas  # imports pyqtgraph and numpy
 
         self.plot = PlotCanvas(self.widget(), lambda: self.autoscale_button.setChecked(False),
-                               self.show_nearest)  # a pan/zoom stops following the data
+                               self.show_nearest,  # a pan/zoom stops following the data
+                               on_theme=self._recolour_curves)
         layout = self._body_layout
         index = layout.indexOf(self._placeholder)
         layout.removeWidget(self._placeholder)
@@ -343,6 +345,14 @@ class PlotDock(QDockWidget):
         """Colour by field (the same in every run), faint and thin for older runs."""
         self.ensure_plot().style_curve(curve, self._color_index(field), faint, long)
 
+    def _recolour_curves(self) -> None:
+        """The theme changed: curve colours come from the other (light/dark) set."""
+        if self._runs is not None:
+            self._restyle(self._runs.runs)
+        if self.plot is not None and self.plot.getPlotItem().titleLabel.text:
+            item = self.plot.getPlotItem()
+            item.setTitle(item.titleLabel.text, color=self.plot.text_colour(), size="10pt")
+
     def _restyle(self, runs: list[LiveRun]) -> None:
         """Draw the newest run at full strength and every other run fainter (on a new run)."""
         for run in runs:
@@ -359,7 +369,7 @@ class PlotDock(QDockWidget):
         fields = ", ".join(run.y_fields) or "(no plottable fields)"
         title = f"{run.label}: {fields} vs {x_label}"
         if item.titleLabel.text != title:
-            item.setTitle(title, color="k", size="10pt")
+            item.setTitle(title, color=self.plot.text_colour(), size="10pt")
 
     def _emit_progress(self) -> None:
         progress = self.progress

@@ -45,6 +45,7 @@ from PyQt5.QtWidgets import (
 )
 
 from ..core.profiles import DEFAULT_COLOUR, AppSettings, Profile, SettingsError, contrast_text
+from .theme import style_text
 
 __all__ = ["ProfilesDialog", "QSettingsStore", "apply_profile_style", "choose_profile",
            "open_profile_window", "show_profiles"]
@@ -178,7 +179,7 @@ class ProfilesDialog(QDialog):
         self.monitor_box.toggled.connect(self._changed)
         form.addRow("", self.monitor_box)
         self.error_label = QLabel(self, objectName="profileError", wordWrap=True)
-        self.error_label.setStyleSheet("color: #c62828;")
+        style_text(self.error_label, "alarm")
         form.addRow("", self.error_label)
         self.save_button = QPushButton("Save profile", self, objectName="profileSave")
         self.save_button.clicked.connect(self.save_current)

@@ -1,4 +1,9 @@
-"""The plan queue as a Qt table model: the running item on top, drag-and-drop moves."""
+"""The plan queue as a Qt table model: the running item on top, drag-and-drop moves.
+
+The item that failed when the queue last ran (the server puts it back at the head) is marked:
+a red ✖ in the marker column, a red tint, a tooltip that says Start runs it again, and
+``MARK_ROLE`` "alarm" so the red survives selection (:class:`~.item_table.MarkedRowDelegate`).
+"""
 
 from __future__ import annotations
 
@@ -23,10 +28,16 @@ from qs_gui.core.itemdiff import (
 
 from .item_table import (
     _RUNNING_KEY,
+    MARK_ROLE,
     MIME_ITEM_UIDS,
     SORT_ROLE,
     ItemTableModel,
 )
+from .theme import role_colours, role_text
+
+#: tooltip of the item that failed when the queue ran (it is back at the head of the queue)
+FAILED_TIP = "This item failed when the queue ran; Start runs it again"
+_TINT_ALPHA = 50
 
 
 class QueueModel(ItemTableModel):
@@ -44,14 +55,47 @@ class QueueModel(ItemTableModel):
     #: receiver can use ``before_uid`` (or ``after_uid`` when dropping at the end).
     move_requested = pyqtSignal(list, object, object)
 
-    _RUNNING_BRUSH = QBrush(QColor(46, 160, 67, 60))  # translucent: readable on dark themes too
-
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._snapshot: list[Mapping] = []  # what the rows were built from, in diff form
         self._running_obj: dict | None = None  # the running item as stored (mark removed)
+        self._failed_uid: str | None = None
         self._bold = QFont()
         self._bold.setBold(True)
+        self._theme_changed()
+
+    def _theme_changed(self) -> None:
+        """Brushes from the theme's roles: translucent, so they read on light and dark rows."""
+        def tint(role: str) -> QBrush:
+            colour = QColor(role_colours(role)[0])
+            colour.setAlpha(_TINT_ALPHA)
+            return QBrush(colour)
+
+        self._running_brush = tint("ok")
+        self._failed_brush = tint("alarm")
+        self._failed_text = QBrush(role_text("alarm"))
+
+    # -- the item that failed ------------------------------------------------------------------
+    def set_failed_uid(self, uid: str | None) -> None:
+        """Mark the queued item ``uid`` as the one that failed when the queue ran (None: no
+        mark). Only the rows whose mark changes are repainted."""
+        if uid == self._failed_uid:
+            return
+        rows = [self.row_of(u) for u in (self._failed_uid, uid) if u]
+        self._failed_uid = uid or None
+        last = len(self.COLUMNS) - 1
+        for row in rows:
+            if row is not None:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
+
+    def failed_uid(self) -> str | None:
+        return self._failed_uid
+
+    def is_failed_row(self, row: int) -> bool:
+        """True for the row of the item marked with :meth:`set_failed_uid` (never the running
+        row: once it runs again it is no longer "the item that failed")."""
+        uid = self._failed_uid
+        return bool(uid) and not self.is_running_row(row) and self.uid_at(row) == uid
 
     def set_queue(self, items: Sequence[Mapping], running_item: Mapping | None) -> None:
         """Show a new ``queue_get`` snapshot, changing only the rows that differ.
@@ -126,15 +170,27 @@ class QueueModel(ItemTableModel):
             return None
         item = self._items[index.row()]
         col = index.column()
+        failed = bool(self._failed_uid) and self.is_failed_row(index.row())
         if role == Qt.DisplayRole or role == SORT_ROLE:
+            if failed and col == self.MARKER:
+                return "✖"
             return self._cells_of(item)[col]
         running = item is self._running_obj
         if role == Qt.ToolTipRole and col == self.MARKER:
             return f"{self._status_text(index.row())}\n\n{self._common_data(item, role)}"
-        if role == Qt.FontRole and running:
+        if role == Qt.ToolTipRole and failed:
+            return FAILED_TIP
+        if role == Qt.FontRole and (running or (failed and col == self.MARKER)):
             return self._bold
         if role == Qt.BackgroundRole and running:
-            return self._RUNNING_BRUSH
+            return self._running_brush
+        if failed:
+            if role == Qt.BackgroundRole:
+                return self._failed_brush
+            if role == Qt.ForegroundRole and col in (self.MARKER, self.NAME):
+                return self._failed_text
+            if role == MARK_ROLE and col in (self.MARKER, self.NAME):
+                return "alarm"
         if role == Qt.TextAlignmentRole and col == self.MARKER:
             return Qt.AlignCenter
         return self._common_data(item, role)
@@ -142,7 +198,8 @@ class QueueModel(ItemTableModel):
     def _status_text(self, row: int) -> str:
         pos = self.queue_row(row)
         if pos is not None:
-            return f"Queued at position {pos + 1}"
+            text = f"Queued at position {pos + 1}"
+            return f"{FAILED_TIP}.\n{text}" if self.is_failed_row(row) else text
         props = self._items[row].get("properties") or {}
         text = "Running"
         if props.get("immediate_execution"):

@@ -36,7 +36,9 @@ from PyQt5.QtWidgets import (
 
 from qs_gui.core.item_helpers import ITEM_TYPES, items_to_clipboard_text, parse_clipboard_items
 from qs_gui.ui.item_models import QueueModel
+from qs_gui.ui.item_table import MarkedRowDelegate
 from qs_gui.ui.selection import SelectionKeeper
+from qs_gui.ui.theme import css, role_colours, theme_manager
 
 __all__ = [
     "ITEM_TYPES",
@@ -104,12 +106,13 @@ class ContextActions:
             menu.deleteLater()
 
 
-_BADGES = (  # (key, text, background, foreground, tooltip)
-    ("loop", "LOOP", "#1565c0", "#ffffff", "Loop mode: executed items go back to the queue"),
-    ("ignore_failures", "IGNORE FAILURES", "#e68c00", "#1a1a1a",
+_BADGES = (  # (key, text, colour role (ui/theme.py), tooltip): requested states are amber
+    ("locked", "LOCKED", "attention", "The queue is locked: a lock key is needed to change it"),
+    ("loop", "LOOP", "busy", "Loop mode: executed items go back to the queue"),
+    ("ignore_failures", "IGNORE FAILURES", "attention",
      "The queue keeps running after a failed item"),
-    ("autostart", "AUTOSTART", "#2e7d32", "#ffffff", "The queue starts when items are added"),
-    ("stop_pending", "STOP PENDING", "#c62828", "#ffffff",
+    ("autostart", "AUTOSTART", "ok", "The queue starts when items are added"),
+    ("stop_pending", "STOP PENDING", "attention",
      "The queue stops after the running item finishes"),
 )  # fmt: skip
 
@@ -140,22 +143,21 @@ class QueueView(QWidget):
         header.addWidget(self.title)
         header.addStretch(1)
         self._badges: dict[str, QLabel] = {}
-        for key, text, bg, fg, tip in _BADGES:
+        for key, text, _role, tip in _BADGES:
             badge = QLabel(text)
             badge.setObjectName(f"queueBadge_{key}")
             badge.setToolTip(tip)
-            badge.setStyleSheet(
-                f"QLabel {{ background: {bg}; color: {fg}; border-radius: 3px;"
-                " padding: 1px 6px; font-weight: bold; }"
-            )
             badge.hide()
             header.addWidget(badge)
             self._badges[key] = badge
+        self._colour_badges()
+        theme_manager().connect_recolour(self, self._colour_badges)
 
         self.table = QTableView(self)
         self.table.setObjectName("queueTable")
         self.table.setModel(self.model)
         configure_item_table(self.table)
+        self.table.setItemDelegate(MarkedRowDelegate(self.table))  # the failed row stays red
         self._setup_table()
         self._menu = ContextActions(self.table)
         self._keeper = SelectionKeeper(self.table, self)
@@ -216,8 +218,26 @@ class QueueView(QWidget):
         """Show a badge for each queue mode that is on (they change how the queue behaves)."""
         on = {"loop": loop, "ignore_failures": ignore_failures, "autostart": autostart,
               "stop_pending": stop_pending}  # fmt: skip
-        for key, badge in self._badges.items():
-            badge.setVisible(bool(on[key]))
+        for key, value in on.items():
+            self._badges[key].setVisible(bool(value))
+
+    def set_locked(self, locked: bool, text: str = "") -> None:
+        """The LOCKED badge on the queue's header (the queue lock; the banner says more)."""
+        badge = self._badges["locked"]
+        badge.setVisible(locked)
+        if text:
+            badge.setToolTip(text)
+
+    def set_failed_uid(self, uid: str | None) -> None:
+        """Mark the queue item the server put back after it failed (None: no mark)."""
+        self.model.set_failed_uid(uid)
+
+    def _colour_badges(self) -> None:
+        for key, _text, role, _tip in _BADGES:
+            bg, fg = role_colours(role)
+            self._badges[key].setStyleSheet(
+                f"QLabel {{ background: {css(bg)}; color: {css(fg)}; border-radius: 3px;"
+                " padding: 1px 6px; font-weight: bold; }")
 
     def set_context_actions(self, actions: Sequence[QAction | None]) -> None:
         """Use exactly ``actions`` (``None`` = separator) in the context menu and as shortcuts."""

@@ -66,7 +66,7 @@ def app_icon() -> QIcon:
 
 @functools.lru_cache(maxsize=1)
 def style_sheet() -> str:
-    """The light application style sheet (``""`` when missing, so Qt keeps its default look)."""
+    """The application style sheet, palette(...) colours only (``""`` when missing: Qt default)."""
     try:
         return read_resource("qs-gui.qss").decode("utf-8")
     except (FileNotFoundError, OSError, UnicodeDecodeError) as ex:

@@ -9,6 +9,9 @@ Why it is built this way:
   raising, so a malformed reply can never take the window down.
 * The lock line prefers the status ``lock`` flags (pushed with every status, so current) and adds
   who/when/note from ``lock_info`` (fetched only when ``lock_info_uid`` changes, so it may lag).
+  It is the one place the lock sentence is shown; a lock is a normal state, so it is in the
+  "attention" colour, not alarm red. Its time is ISO (``2026-11-29 08:36:04``) like the history.
+* Colours come from :mod:`qs_gui.ui.theme` (role colours, re-applied on a theme change).
 """
 
 from __future__ import annotations
@@ -20,26 +23,29 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QPalette
 from PyQt5.QtWidgets import QGridLayout, QLabel, QWidget
 
+from qs_gui.core.formatting import lock_time, words
 from qs_gui.core.gates import Connection
+from qs_gui.ui.theme import style_pill, style_text
 
-__all__ = ["MISSING", "ConnectionIndicator", "StatusPanel", "describe_lock", "muted_colour"]
+__all__ = ["MISSING", "ConnectionIndicator", "StatusPanel", "describe_lock", "lock_time",
+           "muted_colour"]
 
 MISSING = "—"
-GREEN, BLUE, AMBER, RED, GREY = "#2e7d32", "#1565c0", "#f0a000", "#c62828", "#757575"
+#: The light variants of the role backgrounds (kept for older imports; new code: theme.py).
+GREEN, BLUE, AMBER, RED, GREY = "#2e7d32", "#1565c0", "#f0a000", "#c62828", "#616161"
 
-_PILL = "QLabel {{ background: {bg}; color: {fg}; border-radius: 9px; padding: 2px 10px; }}"
-_CONNECTION: dict[Connection, tuple[str, str, str]] = {  # text, background, text colour
-    Connection.OFFLINE: ("Offline", RED, "white"),
-    Connection.CONNECTING: ("Connecting…", AMBER, "#222"),
-    Connection.NO_STATUS: ("Connected — no status", AMBER, "#222"),
-    Connection.CONNECTED: ("Connected", GREEN, "white"),
+_CONNECTION: dict[Connection, tuple[str, str]] = {  # text, colour role
+    Connection.OFFLINE: ("Offline", "alarm"),
+    Connection.CONNECTING: ("Connecting…", "attention"),
+    Connection.NO_STATUS: ("Connected — no status", "attention"),
+    Connection.CONNECTED: ("Connected", "ok"),
 }
-_MANAGER_COLOURS = {
-    "idle": GREEN,
-    "executing_queue": BLUE,
-    "starting_queue": BLUE,
-    "executing_task": BLUE,
-    "paused": AMBER,
+_MANAGER_ROLES = {
+    "idle": "ok",
+    "executing_queue": "busy",
+    "starting_queue": "busy",
+    "executing_task": "busy",
+    "paused": "attention",
 }
 
 
@@ -55,10 +61,6 @@ def muted_colour(widget: QWidget, weight: float = 0.6) -> str:
         )
     ]
     return "#{:02x}{:02x}{:02x}".format(*mix)
-
-
-def _pill(bg: str, fg: str) -> str:
-    return _PILL.format(bg=bg, fg=fg)
 
 
 class ConnectionIndicator(QLabel):
@@ -79,9 +81,9 @@ class ConnectionIndicator(QLabel):
         if state not in _CONNECTION:
             state = Connection.OFFLINE
         self._state = state
-        text, bg, fg = _CONNECTION[state]
+        text, role = _CONNECTION[state]
         self.setText(text)
-        self.setStyleSheet(_pill(bg, fg))
+        style_pill(self, role)
         self.setToolTip(detail.strip() if isinstance(detail, str) and detail.strip() else text)
         self.setAccessibleName(f"Connection: {text}")
 
@@ -101,7 +103,7 @@ def _on_off(value: Any, on: str = "on", off: str = "off") -> str:
 
 
 def describe_lock(flags: Mapping[str, Any] | None, info: Mapping[str, Any] | None) -> str:
-    """'Environment locked by alice at 11/29/2026 08:36:04: calibration', or 'Not locked'.
+    """'Environment locked by alice at 2026-11-29 08:36:04: calibration', or 'Not locked'.
 
     ``flags`` is the status ``lock`` dict (current), ``info`` the ``lock_info`` dict (details).
     """
@@ -115,7 +117,7 @@ def describe_lock(flags: Mapping[str, Any] | None, info: Mapping[str, Any] | Non
     text += " locked"
     info_locked = _get(info, "environment", (bool,)) or _get(info, "queue", (bool,))
     if info_locked:  # lock_info may lag behind the status flags: only use it when it agrees
-        user, when = _get(info, "user", (str,)), _get(info, "time_str", (str,))
+        user, when = _get(info, "user", (str,)), lock_time(info)
         note = _get(info, "note", (str,))
         text += f" by {user}" if user else ""
         text += f" at {when}" if when else ""
@@ -158,7 +160,7 @@ class StatusPanel(QWidget):
         self.values: dict[str, QLabel] = {}
         for key, text, row, col in self.ROWS:
             label = QLabel(text + ":")
-            label.setStyleSheet(f"color: {muted_colour(self)};")
+            style_text(label, "muted")
             value = QLabel(MISSING, objectName=f"status_{key}", wordWrap=key == "lock")
             value.setTextInteractionFlags(Qt.TextSelectableByMouse)
             grid.addWidget(label, row, col)
@@ -191,7 +193,8 @@ class StatusPanel(QWidget):
     def _render(self) -> None:
         s = self._status
         texts = {
-            "manager": _get(s, "manager_state", (str,)) or MISSING,
+            "manager": words(_get(s, "manager_state", (str,))) if _get(
+                s, "manager_state", (str,)) else MISSING,
             "environment": self._environment(s),
             "re": self._nullable(s, "re_state", "none"),
             "kernel": self._kernel(s),
@@ -210,14 +213,17 @@ class StatusPanel(QWidget):
         kernel_shown = texts["kernel"] != MISSING
         self.labels["kernel"].setVisible(kernel_shown)
         self.values["kernel"].setVisible(kernel_shown)
-        manager = texts["manager"]
-        colour = _MANAGER_COLOURS.get(manager, GREY) if manager != MISSING else None
-        fg = "#222" if colour == AMBER else "white"
-        self.values["manager"].setStyleSheet(_pill(colour, fg) if colour else "")
+        manager = _get(s, "manager_state", (str,))
+        role = _MANAGER_ROLES.get(manager, "off") if manager else None
+        if manager == "idle" and _get(s, "worker_environment_exists", (bool,)) is not True:
+            role = "off"  # idle without an environment is not "ready": never green
+        style_pill(self.values["manager"], role)
         when = _get(s, "time", (str,))
-        self.values["manager"].setToolTip(f"Last status change: {when}" if when else "")
+        raw = f"manager_state: {manager}" if manager else ""
+        self.values["manager"].setToolTip("\n".join(
+            t for t in (raw, f"Last status change: {when}" if when else "") if t))
         locked = texts["lock"] not in (MISSING, "Not locked")
-        self.values["lock"].setStyleSheet(f"color: {RED}; font-weight: bold;" if locked else "")
+        style_text(self.values["lock"], "attention" if locked else None)
 
     @staticmethod
     def _nullable(s: Mapping[str, Any] | None, key: str, null_text: str) -> str:

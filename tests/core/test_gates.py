@@ -182,7 +182,7 @@ def test_pending_flags_table() -> None:
         ({"re_state": None, "manager_state": "executing_queue"},
          "There is no Run Engine in the worker environment."),
         ({"manager_state": "executing_queue", "ip_kernel_state": "busy",
-          "ip_kernel_captured": False}, "The manager is busy (executing_queue)."),
+          "ip_kernel_captured": False}, "The manager is busy (running)."),
         ({"manager_state": "paused", "re_state": "paused"},
          "A plan is paused — resume, stop, abort or halt it first."),
         ({"ip_kernel_state": "busy", "ip_kernel_captured": False},
@@ -389,3 +389,51 @@ def test_gates_mapping() -> None:
     with pytest.raises(KeyError):
         g["no_such_action"]
     assert g.get("no_such_action") is None
+
+
+# ----- issue 16: Execute now is not the queue, undo, run phase -------------------------------
+def test_stop_queue_is_refused_while_execute_now_runs() -> None:
+    running = make_status(manager_state="executing_queue", re_state="running",
+                          running_item_uid="x")  # fmt: skip
+    assert gates_for(running)[Action.QUEUE_STOP].enabled  # a queue item: the queue can stop
+    g = gates_for(running, running_immediate=True)
+    assert g[Action.QUEUE_STOP] == Gate(
+        False, "Execute now is running, not the queue: use Stop now to pause it.")
+    assert g[Action.RE_PAUSE_IMMEDIATE].enabled  # ... which is Stop now
+    idle = gates_for(make_status(), running_immediate=True)[Action.QUEUE_STOP]
+    assert idle.reason == "The queue is not running."  # the first failing condition
+    check_reasons(g)
+
+
+def test_undo_is_a_queue_edit_that_needs_something_to_undo() -> None:
+    g = gates_for()
+    assert g[Action.QUEUE_UNDO] == Gate(False, "Nothing to undo.")
+    assert gates_for(can_undo=True)[Action.QUEUE_UNDO].enabled
+    assert gates_for(can_undo=True, undo_busy=True)[Action.QUEUE_UNDO] == Gate(
+        False, "Undo request in progress.")
+    locked = make_status(lock={"environment": False, "queue": True})
+    assert "queue is locked" in gates_for(locked, can_undo=True)[Action.QUEUE_UNDO].reason
+    assert gates_for(locked, can_undo=True, lock_key_set=True)[Action.QUEUE_UNDO].enabled
+    assert gates_for(can_undo=True, monitor_mode=True)[Action.QUEUE_UNDO].reason == (
+        "Monitor mode: read-only")
+    observer = gates_for(can_undo=True, scopes=frozenset({"read:status"}))
+    assert "needs write:queue:edit" in observer[Action.QUEUE_UNDO].reason
+    assert Action.QUEUE_UNDO.label == "Undo"
+
+
+@pytest.mark.parametrize(("over", "phase"), [
+    ({}, "idle"),
+    ({"worker_environment_exists": False, "re_state": None}, "idle"),
+    ({"manager_state": "executing_queue", "re_state": "running"}, "running"),
+    ({"manager_state": "starting_queue"}, "running"),
+    ({"manager_state": "paused", "re_state": "paused"}, "paused"),
+    ({"manager_state": "executing_queue", "re_state": "paused"}, "paused"),
+    ({"manager_state": 7}, "unknown"),
+])  # fmt: skip
+def test_run_phase(over: dict[str, Any], phase: str) -> None:
+    assert gates_for(make_status(**over)).phase == phase
+
+
+def test_run_phase_offline_is_unknown() -> None:
+    g = compute_gates(GateInputs(connection=Connection.OFFLINE, status=make_status()))
+    assert g.phase == "unknown"

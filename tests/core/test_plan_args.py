@@ -229,3 +229,17 @@ def test_an_error_hides_the_warning_of_the_same_field() -> None:
     state.validate(FormInput(scan("motr", -1, num=5)))
     assert state.item is None and "missing stop" in state.errors["args"]
     assert state.warnings == {}
+
+
+def test_send_error_waits_for_the_warning_to_be_accepted() -> None:
+    state = editor()
+    state.validate(FormInput(scan("motr", -1, 1, num=5)))
+    assert state.item is not None and state.sendable is None
+    assert state.send_error == (state.warnings["args"] + ' (tick "Accept warnings" to send '
+                                "anyway)")  # fmt: skip
+    state.accept_warnings()
+    assert state.send_error is None and state.sendable == state.item
+    state.revoke_warnings()
+    assert state.sendable is None and state.unaccepted_warnings
+    state.validate(FormInput(scan("motor", -1, num=5)))  # an error speaks first
+    assert state.send_error == state.error and "missing stop" in state.send_error

@@ -50,7 +50,7 @@ def test_a_failed_queue_item_raises_a_named_alarm_with_its_message() -> None:
                                                                        "error")
     assert alarm.title == "Queue stopped: scan failed"
     assert alarm.text.startswith("Plan failed: Wrong number of positional arguments for "
-                                 "'inner_product' The traceback is in the History.")
+                                 "'inner_product'. The traceback is in the History.")
     assert alarm.traceback == TB
     assert watch.stop_reason().kind == "failed"  # type: ignore[union-attr]
     assert watch.stop_reason().text == "scan failed"  # type: ignore[union-attr]

@@ -102,11 +102,12 @@ def test_undo_a_remove_re_adds_an_equal_item_at_the_same_position() -> None:
     stack = UndoStack()
     entry = stack.record_remove(before, ["c"])
     assert entry is not None and entry.done == "Removed mv (position 3)"
-    assert entry.undo_text == "Undo: removed mv back at position 3"
-    assert stack.label() == "Undo removed mv"
+    assert entry.undo_text == ("Undone: mv is back at position 3 (the server gave it a new "
+                               "uid)")
+    assert stack.label() == "Undo remove of mv"
     ops = FakeOps(remove(before, {"c"}))
     result = run(stack.undo(ops, ops.queue))
-    assert result.ok and result.message == "Undo: removed mv back at position 3"
+    assert result.ok and result.message == entry.undo_text and result.announced
     assert names(ops.queue) == ["count", "scan", "mv", "count2"]
     re_added = ops.queue[2]
     assert re_added["item_uid"] != "c"  # the server gives it a new uid
@@ -131,7 +132,7 @@ def test_undo_a_remove_after_someone_else_changed_the_queue() -> None:
     before = fresh()
     stack = UndoStack()
     entry = stack.record_remove(before, ["b"])
-    assert entry is not None and entry.undo_text.endswith("position 2")
+    assert entry is not None and "position 2" in entry.undo_text
     now = [item("new", "x"), *remove(before, {"b"})]  # another client added at the front
     ops = FakeOps(now)
     assert run(stack.undo(ops, ops.queue)).ok
@@ -152,6 +153,7 @@ def test_a_failed_re_add_keeps_only_what_is_still_missing() -> None:
     stack = UndoStack()
     entry = stack.record_remove(before, ["a", "b", "c"])
     assert entry is not None and entry.done == "Removed 3 items (count, scan, mv)"
+    assert stack.label() == "Undo remove of 3 items"
     ops = FakeOps(remove(before, {"a", "b", "c"}))
     ops.fail_on = {1}
     result = run(stack.undo(ops, ops.queue))
@@ -198,7 +200,8 @@ def test_move_texts_and_vanished_items() -> None:
     stack = UndoStack()
     entry = stack.record_move(fresh(), ["c"])
     assert entry is not None and entry.done == "Moved mv (was at position 3)"
-    assert entry.undo_text == "Undo: moved mv back to position 3"
+    assert entry.undo_text == "Undone: mv is back at position 3"
+    assert stack.label() == "Undo move of mv"
     result = run(stack.undo(FakeOps([item("x", "x")]), [item("x", "x")]))
     assert not result.ok and "no longer in the queue" in result.message and not stack.can_undo
 
@@ -212,7 +215,7 @@ def test_undo_an_edit_re_applies_the_previous_version() -> None:
     ops = FakeOps(copy.deepcopy(before))
     ops.queue[1]["kwargs"] = {"num": 99}  # the saved edit
     result = run(stack.undo(ops, ops.queue))
-    assert result.ok and result.message == "Undo: scan restored to its version before the edit"
+    assert result.ok and result.message == "Undone: scan is back to its version before the edit"
     assert ops.calls[0][0] == "update" and ops.calls[0][2] == "b"
     assert "result" not in ops.calls[0][1] and "item_uid" not in ops.calls[0][1]
     assert ops.queue[1]["name"] == "scan" and ops.queue[1]["kwargs"] == {"num": 3}
@@ -239,6 +242,19 @@ def test_newest_first_and_bounded_depth() -> None:
     stack.record_move(q, ["b"])
     stack.record_edit(q[2])
     assert len(stack) == 2 and stack.peek().kind == "edit"  # type: ignore[union-attr]
-    assert stack.label() == "Undo saved mv"
+    assert stack.label() == "Undo edit of mv"
     stack.clear()
     assert not stack.can_undo
+
+
+def test_drop_forgets_a_failed_edit_and_busy_refuses_a_second_undo() -> None:
+    stack = UndoStack()
+    q = fresh()
+    kept = stack.record_move(q, ["b"])
+    failed = stack.record_remove(q, ["a"])
+    stack.drop(failed)
+    assert stack.peek() is kept
+    stack.drop(None)  # nothing recorded: nothing to forget
+    stack.busy = True
+    result = run(stack.undo(FakeOps(q), q))
+    assert not result.ok and "still in progress" in result.message and stack.peek() is kept

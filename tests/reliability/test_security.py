@@ -289,7 +289,7 @@ def test_monitor_window_sends_nothing_mutating(qtbot, qloop, env_open, monkeypat
             window.entry.load_item(COUNT)
             window.lock_panel.key_edit.setText("k1")
             window.lock_panel.env_box.setChecked(True)
-            window.commands._allowed = lambda _action: True  # bypass every gate
+            window.commands._allowed = lambda *_args: True  # bypass every gate
             window.commands.prompts = AlwaysYes()  # and answer every confirmation with yes
             window.entry.confirm = lambda *a: True
             for act in Action:

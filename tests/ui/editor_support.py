@@ -17,6 +17,7 @@ from qs_gui.ui.editor import ItemEditor  # noqa: E402
 from qs_gui.ui.editor.choices import BoolField, ChoiceField, NameField  # noqa: E402
 from qs_gui.ui.editor.fields import FloatField, IntField, LiteralField, TextField  # noqa: E402
 from qs_gui.ui.editor.form import ParamRow  # noqa: E402
+from qs_gui.ui.editor.groups import ArgsGroupsField  # noqa: E402
 from qs_gui.ui.editor.lists import DeviceListField, KeyValueField, ListField  # noqa: E402
 from tests.core.schema_support import sim_devices, sim_plans  # noqa: E402
 
@@ -112,6 +113,10 @@ def fill_field(qtbot: QtBot, row: ParamRow, field: Any) -> bool:
         field.combo.activated.emit(0)
     elif isinstance(field, BoolField):
         qtbot.mouseClick(field.box, Qt.LeftButton)
+    elif isinstance(field, ArgsGroupsField):  # scan-like *args: one motor row
+        texts = {"motor": "motor", "int": "3", "positions": "[1, 2]"}
+        for name, cell in zip(field.fields, field.rows[0].cells, strict=True):
+            type_into(qtbot, cell, texts.get(field.pattern.kind(name), "1"))
     elif isinstance(field, ListField):
         qtbot.mouseClick(field.add_button, Qt.LeftButton)
         return fill_field(qtbot, row, field.rows[-1])
@@ -124,7 +129,12 @@ def fill_required(qtbot: QtBot, editor: ItemEditor) -> bool:
     """Fill every required parameter through its widget; False if one needs a free literal."""
     form = editor.form
     assert form is not None
+    groups = [r.typed for r in form.rows.values() if isinstance(r.typed, ArgsGroupsField)]
     for row in form.rows.values():
-        if row.p.required and not fill_field(qtbot, row, row.typed):
+        if row.p.name == "num" and any(g.pattern.trailing_num for g in groups):
+            type_into(qtbot, row.literal if row.literal_mode else row.typed, "3")  # scan's num
+            continue
+        required = row.p.required or isinstance(row.typed, ArgsGroupsField)  # a motor at least
+        if required and not fill_field(qtbot, row, row.typed):
             return False
     return True

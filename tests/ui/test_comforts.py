@@ -363,7 +363,8 @@ class FakeWindow(QMainWindow):
         self.setCentralWidget(self.messages)
         self.session = SimpleNamespace(
             status=status("idle", 0), in_flight=set(), status_changed=Event("status"),
-            busy_changed=Event("busy"), tracker=SimpleNamespace(changed=Event("changed")))
+            busy_changed=Event("busy"), tracker=SimpleNamespace(changed=Event("changed")),
+            attention=SimpleNamespace(watch=SimpleNamespace(stop_reason=lambda: None)))
 
 
 def test_attach_notifications_wiring(qtbot) -> None:

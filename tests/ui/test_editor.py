@@ -17,7 +17,7 @@ from qs_gui.core.schema import values_from_item
 from qs_gui.ui.editor import ItemEditor
 from qs_gui.ui.editor.fields import FloatField, IntField
 from qs_gui.ui.editor.lists import DeviceListField
-from qs_gui.ui.editor.style import RED
+from qs_gui.ui.theme import css, role_text
 from tests.core.schema_support import (
     sim_devices,
     sim_plans,
@@ -292,14 +292,14 @@ def test_picker_search_commit_and_revert(editor: ItemEditor, qtbot: QtBot) -> No
 
 def test_empty_editor_shows_a_hint_not_an_error(editor: ItemEditor, qtbot: QtBot) -> None:
     """No name yet is where every item starts: a muted hint; the gates still get the reason."""
-    red = f"color: {RED};"
+    red = f"color: {css(role_text('alarm'))};"
 
     def shown() -> tuple[str, bool]:
         editor.current_error()  # runs the debounced validation
         return editor.problem.text(), editor.problem.styleSheet() == red
 
     assert shown() == (START_HINT, False) and _shown(editor.problem)
-    assert RED.lower() not in editor.problem.styleSheet().lower()
+    assert css(role_text("alarm")) not in editor.problem.styleSheet().lower()
     assert editor.current_error() == "name: choose a plan" and editor.current_item() is None
     editor.picker.choose("nope")  # a real error after interaction: red
     assert shown() == ("name: 'nope' is not an allowed plan", True)

@@ -1,19 +1,24 @@
 """ItemEditor against the REAL RE Manager (session sandbox, sim profile): what the editor builds
 is accepted by ``queue_item_add``, one count runs end to end via ``queue_item_execute``, server
-refusals are shown, and the editing banner follows the real queue."""
+refusals are shown, the editing banner follows the real queue, and in the window a mistyped
+scan motor waits for "Accept warnings" while a missing stop is never sent."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
 
+from qs_gui.core.gates import Action
 from qs_gui.sandbox import Sandbox
 from tests.core.schema_support import sim_plans
 from tests.helpers import wait_for
 
 from .editor_support import USER, fill_required, make_editor, type_into
+from .qt_async import run, until
+from .test_main_window_server import make_window, started
 
 pytestmark = pytest.mark.server
 
@@ -117,3 +122,54 @@ def test_banner_follows_the_real_queue(qtbot: QtBot, server_reset: Sandbox) -> N
         assert "no longer in the queue" in editor.banner.text()
     finally:
         server_reset.request("queue_clear")
+
+
+def test_scan_motor_warning_and_missing_stop_in_the_window(qtbot: QtBot, qloop: Any,
+                                                           env_open: Sandbox) -> None:
+    """A mistyped ``motr`` is flagged and not sent until the operator accepts the warning;
+    ``[motor, -1]`` (a missing stop) is an error and never reaches the server."""
+    window = make_window(qtbot, env_open)
+    editor = window.entry
+    add = window.registry[Action.QUEUE_ADD]
+
+    def queue() -> list[dict]:
+        return env_open.request("queue_get")["items"]
+
+    async def scenario() -> None:
+        await started(window)
+        await until(lambda: editor.state.devices is not None, 10, message="devices")
+        editor.load_item({"item_type": "plan", "name": "scan",
+                          "args": [["det1"], "motr", -1, 1], "kwargs": {"num": 5}})
+        await until(lambda: not add.isEnabled() and "Accept warnings" in add.toolTip(), 5,
+                    message=lambda: f"Add disabled with the reason: {add.toolTip()!r}")
+        assert "unknown device 'motr' (did you mean 'motor'?)" in add.toolTip()
+        assert not editor.warning_box.isHidden()
+        window.commands.fire(Action.QUEUE_ADD)  # as a click or shortcut would
+        assert window.commands.add_from_editor() is None  # no item to send
+        assert queue() == []
+        editor.accept_warnings_box.click()
+        await until(add.isEnabled, 5, message="Add enabled once accepted")
+        window.commands.fire(Action.QUEUE_ADD)
+        await until(lambda: len(queue()) == 1, 10, message="added after accepting")
+        assert queue()[0]["args"] == [["det1"], "motr", -1, 1]
+        env_open.request("queue_clear")
+        # the missing stop: an error, whatever is accepted, never sent
+        editor.load_item({"item_type": "plan", "name": "scan", "args": [["det1"], "motor", -1],
+                          "kwargs": {"num": 5}})  # fmt: skip
+        await until(lambda: not add.isEnabled() and "missing stop" in add.toolTip(), 5,
+                    message=lambda: f"Add disabled with the reason: {add.toolTip()!r}")
+        assert editor.current_item() is None
+        execute = window.registry[Action.EXECUTE_NOW]
+        assert not execute.isEnabled() and "missing stop" in execute.toolTip()
+        window.commands.fire(Action.QUEUE_ADD)
+        window.commands.fire(Action.EXECUTE_NOW)
+        assert window.commands.execute_now() is None
+        assert not window.session.in_flight  # nothing was sent, so nothing is awaited
+        assert queue() == []
+        assert env_open.request("status")["items_in_history"] == 0
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, window.session.stop())
+        env_open.request("queue_clear")

@@ -12,7 +12,6 @@ import pytest  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from PyQt5.QtCore import QMimeData, QModelIndex, QSortFilterProxyModel, Qt  # noqa: E402
-from PyQt5.QtGui import QColor  # noqa: E402
 from PyQt5.QtTest import QAbstractItemModelTester  # noqa: E402
 from PyQt5.QtWidgets import QAbstractItemView, QTableView  # noqa: E402
 
@@ -25,6 +24,7 @@ from qs_gui.ui.item_models import (  # noqa: E402
     QueueModel,
 )
 from qs_gui.ui.selection import SelectionKeeper  # noqa: E402
+from qs_gui.ui.theme import outcome_text  # noqa: E402
 
 
 def item(uid: str, num: int = 1, **extra) -> dict:
@@ -326,8 +326,9 @@ def test_history_colouring_and_columns(checked):
     model = checked(HistoryModel())
     model.set_history(H)
     fg = [model.data(model.index(r, 0), Qt.ForegroundRole).color() for r in range(6)]
-    assert fg[0] == QColor(46, 125, 50) and fg[1] == QColor(198, 40, 40)
-    assert fg[2] == fg[3] == fg[4] == QColor(230, 140, 0) and fg[5] == QColor(128, 128, 128)
+    assert fg[0] == outcome_text("completed") and fg[1] == outcome_text("failed")
+    assert fg[2] == fg[3] == fg[4] == outcome_text("stopped") and fg[5] == outcome_text("unknown")
+    assert len({fg[0].name(), fg[1].name(), fg[2].name(), fg[5].name()}) == 4
     assert model.data(model.index(1, 0), Qt.BackgroundRole).color().alpha() < 255
     assert [model.data(model.index(r, 0)) for r in (0, 1)] == ["● completed", "● failed"]
     assert model.data(model.index(1, HistoryModel.MESSAGE)) == "Plan failed: boom"

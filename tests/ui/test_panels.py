@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -59,6 +60,8 @@ LOCK_INFO = {
     "environment": True, "queue": False, "user": "alice", "time": 1795941364.109,
     "time_str": "11/29/2026 08:36:04", "note": "calibration", "emergency_lock_key_is_set": False,
 }  # fmt: skip
+#: the lock time as the window shows it: ISO, local time (the server's time_str is month-first)
+ISO_LOCK_TIME = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(LOCK_INFO["time"]))
 RUNNING = {
     "item_type": "plan", "name": "count", "args": [["det1", "det2"]],
     "kwargs": {"num": 10, "delay": 1}, "item_uid": PAUSED["running_item_uid"],
@@ -82,12 +85,14 @@ def test_status_panel_renders_every_key(panel: StatusPanel) -> None:
     panel.set_lock_info(LOCK_INFO)
     panel.set_running_item(RUNNING)
     assert {k: panel.text(k) for k in panel.values} == {
-        "manager": "paused", "environment": "open (idle)", "re": "paused", "kernel": MISSING,
+        "manager": "Paused", "environment": "open (idle)", "re": "paused", "kernel": MISSING,
         "running": "count (5c004697)", "server": "RE Manager v0.0.25", "queue": "3 items",
         "history": "2 items", "mode": "loop off · ignore failures off", "autostart": "off",
         "stop_pending": "no", "pause_pending": "no",
-        "lock": "Environment locked by alice at 11/29/2026 08:36:04: calibration",
+        "lock": f"Environment locked by alice at {ISO_LOCK_TIME}: calibration",
     }  # fmt: skip
+    lock = panel.values["lock"].styleSheet()  # a lock is normal: attention colour, never red
+    assert lock and RED not in lock and "#b71c1c" not in lock and "bold" not in lock
     assert panel.values["kernel"].isHidden()  # Python worker: kernel state "disabled"
     assert AMBER in panel.values["manager"].styleSheet()
     panel.set_running_item({**RUNNING, "item_uid": "other"})  # stale: not the running one
@@ -105,8 +110,15 @@ def test_status_panel_renders_every_key(panel: StatusPanel) -> None:
     [("idle", GREEN), ("executing_queue", BLUE), ("paused", AMBER), ("creating_environment", GREY)],
 )
 def test_manager_state_colour(panel: StatusPanel, state: str, colour: str) -> None:
-    panel.set_status({"manager_state": state})
+    panel.set_status({"manager_state": state, "worker_environment_exists": True})
     assert colour in panel.values["manager"].styleSheet()
+    assert "_" not in panel.text("manager")  # operator words, never the server's enum
+
+
+def test_idle_without_an_environment_is_never_green(panel: StatusPanel) -> None:
+    panel.set_status({"manager_state": "idle", "worker_environment_exists": False})
+    assert GREEN not in panel.values["manager"].styleSheet()
+    assert GREY in panel.values["manager"].styleSheet()
 
 
 @pytest.mark.parametrize(
@@ -208,11 +220,34 @@ def test_lock_key_field(lock_panel: LockPanel, qtbot: QtBot) -> None:
     assert lock_panel.key() is None
 
 
+def test_generated_key_is_masked_after_lock_unlock_and_lock_change(lock_panel: LockPanel) -> None:
+    lock, unlock = lock_panel.lock_button.defaultAction(), lock_panel.unlock_button.defaultAction()
+    for trigger in (lock.trigger, unlock.trigger,
+                    lambda: lock_panel.set_lock_info(LOCK_INFO)):  # fmt: skip
+        lock_panel.generate_key()
+        assert not lock_panel.key_masked()
+        trigger()
+        assert lock_panel.key_masked() and lock_panel.show_button.text() == "Show"
+    lock_panel.show_button.click()  # the operator can still look on purpose
+    assert not lock_panel.key_masked()
+    lock_panel.set_lock_info(LOCK_INFO)  # same lock: no change, stays as the operator chose
+    assert not lock_panel.key_masked()
+
+
+def test_lock_time_is_iso_and_falls_back_to_time_str() -> None:
+    from qs_gui.ui.status_panel import lock_time
+
+    assert lock_time(LOCK_INFO) == ISO_LOCK_TIME
+    assert lock_time({"time_str": "11/29/2026 08:36:04"}) == "11/29/2026 08:36:04"
+    assert lock_time({"time": "junk"}) is None and lock_time(None) is None
+
+
 def test_lock_info_display(lock_panel: LockPanel) -> None:
     lock_panel.set_lock_info(LOCK_INFO)
     assert lock_panel.info_label.text() == (
-        "Environment locked by alice at 11/29/2026 08:36:04: calibration"
+        f"Environment locked by alice at {ISO_LOCK_TIME}: calibration"
     )
+    assert lock_panel.info_label.isHidden()  # shown once: in the status panel's Lock row
     unlocked = {"environment": False, "queue": False, "user": None, "time_str": "", "note": None}
     lock_panel.set_lock_info(unlocked)
     assert lock_panel.info_label.text() == "Not locked"

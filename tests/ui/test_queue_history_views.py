@@ -20,12 +20,15 @@ from pytestqt.qtbot import QtBot  # noqa: E402
 from qs_gui.ui.history_model import SEARCH_ROLE  # noqa: E402
 from qs_gui.ui.history_view import HistoryView, export_items, to_yaml  # noqa: E402
 from qs_gui.ui.item_models import UID_ROLE  # noqa: E402
+from qs_gui.ui.item_table import MARK_ROLE, MarkedRowDelegate  # noqa: E402
+from qs_gui.ui.queue_model import FAILED_TIP  # noqa: E402
 from qs_gui.ui.queue_view import (  # noqa: E402
     ITEM_TYPES,
     QueueView,
     items_to_clipboard_text,
     parse_clipboard_items,
 )
+from qs_gui.ui.theme import role_colours, role_text  # noqa: E402
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 T0 = 1795941269.0
@@ -404,8 +407,10 @@ def test_detail_shows_traceback_only_when_there_is_one(history: HistoryView) -> 
     history.table.selectRow(1)
     assert detail.name_label.text() == "grid_scan_checked"
     assert detail.fields["Status"].text() == "failed"
-    assert "198, 40, 40" in detail.fields["Status"].styleSheet() or "#c62828" in detail.fields[
-        "Status"].styleSheet()  # fmt: skip
+    assert role_text("alarm").name() in detail.fields["Status"].styleSheet()  # theme's red
+    lines = detail.traceback_text.fontMetrics().lineSpacing()
+    assert detail.traceback_text.minimumHeight() >= 6 * lines  # never squeezed to a few lines
+    assert detail.wanted_height() >= 15 * lines  # the view grows the pane for ~15 lines
     assert detail.traceback_text.isVisible() and "ValueError" in detail.traceback_text.toPlainText()
     assert '"sample_x"' in detail.params_text.toPlainText()
     history.table.selectRow(0)
@@ -415,6 +420,72 @@ def test_detail_shows_traceback_only_when_there_is_one(history: HistoryView) -> 
     assert detail.fields["Metadata"].isVisible() and "Si" in detail.fields["Metadata"].text()
     detail.show_item(None)
     assert detail.item is None
+
+
+def _cell_pixel(table, row: int, column: int):
+    """Colour of a cell near its left edge (clear of the text), as painted."""
+    rect = table.visualRect(table.model().index(row, column))
+    image = table.viewport().grab().toImage()
+    return image.pixelColor(rect.left() + 2, rect.center().y())
+
+
+def test_selected_failed_history_row_keeps_its_red(history: HistoryView, qtbot: QtBot) -> None:
+    history.set_history(history_items())
+    history.table.selectRow(1)  # the failed one
+    qtbot.wait(10)
+    alarm_bg, _ = role_colours("alarm")
+    assert history.proxy.index(1, 0).data(MARK_ROLE) == "alarm"
+    assert _cell_pixel(history.table, 1, 0) == alarm_bg  # red, not the selection blue
+    assert _cell_pixel(history.table, 1, 1) != alarm_bg  # the rest of the row: normal selection
+    history.table.selectRow(0)
+    qtbot.wait(10)
+    assert _cell_pixel(history.table, 1, 0) != alarm_bg  # unselected: the see-through tint
+
+
+def test_queue_marks_the_item_that_failed(queue: QueueView, qtbot: QtBot) -> None:
+    model = queue.model
+    model.set_queue(Q, None)
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, *_: changed.append((a.row(), b.row())))
+    model.set_failed_uid("q2")
+    assert changed == [(2, 2)]  # only the affected row is repainted
+    assert model.index(2, model.MARKER).data() == "✖" and model.index(1, model.MARKER).data() == ""
+    assert model.index(2, model.NAME).data(Qt.ToolTipRole) == FAILED_TIP
+    assert FAILED_TIP in model.index(2, model.MARKER).data(Qt.ToolTipRole)
+    assert model.index(2, model.NAME).data(Qt.ForegroundRole).color() == role_text("alarm")
+    changed.clear()
+    model.set_failed_uid("q4")
+    assert sorted(changed) == [(2, 2), (4, 4)] and model.index(2, model.MARKER).data() == ""
+    model.set_failed_uid("q4")
+    assert len(changed) == 2  # no change: no repaint
+    queue.table.setItemDelegate(MarkedRowDelegate(queue.table))  # QueueView may install it too
+    queue.table.selectRow(4)
+    qtbot.wait(10)
+    assert _cell_pixel(queue.table, 4, model.NAME) == role_colours("alarm")[0]
+    model.set_queue(Q[5:], Q[4])  # it runs again: the running row is not "the item that failed"
+    assert model.is_running_row(0) and not model.is_failed_row(0)
+    model.set_failed_uid(None)
+    assert model.failed_uid() is None
+
+
+def test_detail_grows_for_a_traceback_but_keeps_table_rows(history: HistoryView,
+                                                           qtbot: QtBot) -> None:  # fmt: skip
+    history.resize(1000, 700)
+    history.set_history(history_items())
+    history.table.selectRow(0)  # no traceback: the usual 3:2 split
+    qtbot.wait(10)
+    before = history.splitter.sizes()[1]
+    history.table.selectRow(1)  # the failed one
+    qtbot.wait(10)
+    table_h, detail_h = history.splitter.sizes()
+    assert detail_h > before
+    tb = history.detail.traceback_text
+    assert tb.height() >= 14 * tb.fontMetrics().lineSpacing()  # ~15 lines when there is room
+    rows = history.table.verticalHeader().defaultSectionSize()
+    assert table_h >= history.KEEP_TABLE_ROWS * rows  # the table still shows a few rows
+    history.table.selectRow(0)
+    qtbot.wait(10)
+    assert history.splitter.sizes()[1] == detail_h  # never shrunk behind the operator's back
 
 
 def test_export_round_trip_json_and_yaml(tmp_path: Path) -> None:

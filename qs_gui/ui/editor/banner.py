@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 from PyQt5.QtCore import Qt, pyqtSignal
+from PyQt5.QtGui import QPalette
 from PyQt5.QtWidgets import (
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -21,14 +23,18 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from .style import RED, mono_font
+from qs_gui.ui.theme import css, role_colours, role_text, theme_manager
+
+from .style import blend, mono_font
 
 __all__ = ["EditBanner", "ServerErrorBox"]
 
+#: state -> (role, how much of the role's colour is mixed into the window background). The
+#: palette's own text stays on top, so the strip reads on light and dark palettes.
 _STYLES = {
-    "editing": ("#fff3cd", "#5c4400", "#e0c36c"),
-    "changed": ("#ffe0b2", "#6d3b00", "#f0a000"),
-    "vanished": ("#ffebee", "#8e0000", RED),
+    "editing": ("attention", 0.18),
+    "changed": ("attention", 0.4),
+    "vanished": ("alarm", 0.25),
 }
 
 
@@ -56,6 +62,7 @@ class EditBanner(QFrame):
         layout.addWidget(self.reload_button)
         self.state = ""
         self.set_state("", "", "")
+        theme_manager().connect_recolour(self, self._recolour)
 
     def set_state(self, state: str, name: str, uid: str) -> None:
         """state: "" (not editing), "editing", "changed" or "vanished"."""
@@ -73,10 +80,20 @@ class EditBanner(QFrame):
         self.label.setText(text)
         self.setToolTip(f"Queue item uid {uid}")
         self.reload_button.setVisible(state == "changed")
-        bg, fg, border = _STYLES[state]
+        self._recolour()
+
+    def _recolour(self) -> None:
+        """The strip's colours for the current state and palette (again on a theme change)."""
+        if not self.state:
+            return
+        role, amount = _STYLES[self.state]
+        mark = role_colours(role)[0]
+        palette = QApplication.palette()  # not self.palette(): that lags on a theme change
+        bg = blend(palette.color(QPalette.Window), mark, amount)
+        fg = palette.color(QPalette.WindowText)
         self.setStyleSheet(
-            f"QFrame#editingBanner {{ background: {bg}; border: 1px solid {border};"
-            f" border-radius: 3px; }} QLabel {{ color: {fg}; background: transparent; }}")
+            f"QFrame#editingBanner {{ background: {css(bg)}; border: 1px solid {css(mark)};"
+            f" border-radius: 3px; }} QLabel {{ color: {css(fg)}; background: transparent; }}")
 
     def text(self) -> str:
         return self.label.text() if self.state else ""
@@ -105,9 +122,13 @@ class ServerErrorBox(QFrame):
         layout.setSpacing(2)
         layout.addLayout(top)
         layout.addWidget(self.text)
-        self.setStyleSheet(f"QFrame#serverErrorBox {{ border: 1px solid {RED};"
-                           " border-radius: 3px; }")
+        self._recolour()
+        theme_manager().connect_recolour(self, self._recolour)
         self.hide()
+
+    def _recolour(self) -> None:
+        self.setStyleSheet(f"QFrame#serverErrorBox {{ border: 1px solid {css(role_text('alarm'))};"
+                           " border-radius: 3px; }")
 
     def show_message(self, message: str) -> None:
         self.text.setPlainText(message)

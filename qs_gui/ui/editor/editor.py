@@ -4,8 +4,9 @@
 Public API (``current_item``, ``current_error``, ``current_errors``, ``draft_item``,
 ``load_item``, ``editing_uid``, ``edit_state``, ``is_dirty``, ``clear_editing``, ``reset``,
 ``set_actions``, ``set_plans``, ``set_devices``, ``changed``, ``text_state``/
-``restore_text_state``) plus ``show_server_error``, ``notify_queue`` and
-``save_as_new_requested``.
+``restore_text_state``) plus ``show_server_error``, ``notify_queue``,
+``save_as_new_requested``, ``mark_sent`` (the server took the item: nothing unsaved),
+``focus_stops`` and ``focus_first_field`` (keyboard order).
 
 How it is put together, and why:
 
@@ -23,6 +24,12 @@ How it is put together, and why:
   says why). While the operator is still in the JSON editor its text is not rewritten; leaving
   it shows the canonical text. Without a plan spec (plans not loaded yet, unknown plan) the
   JSON is the editor.
+* Warnings (a scan motor not in ``devices_allowed``) never block the item in the state, but
+  ``current_item`` is None and ``current_error`` says why until the operator ticks "Accept
+  warnings" beside them, so the window's gates disable Add / Execute now with that reason.
+* Keyboard: Tab follows the reading order (picker → fields → Add / Execute now), computed when
+  Tab is pressed (:meth:`ItemEditor.focusNextPrevChild`); Enter on a plan name goes on to its
+  first field; the None / ``{}`` toggles are mouse-only (the JSON tab edits any value).
 * What the operator typed is sacred: new ``plans_allowed``/``devices_allowed`` never rewrite a
   field, switching plans with unsaved edits asks first (``confirm`` hook, replaceable in tests),
   and ``text_state``/``restore_text_state`` carry the whole editor across reconnects.
@@ -34,9 +41,11 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PyQt5.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QEvent, QObject, QSignalBlocker, Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
     QAction,
+    QApplication,
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QScrollArea,
@@ -48,16 +57,18 @@ from PyQt5.QtWidgets import (
 
 from qs_gui.core.editor_state import EditorState, Fill, FormInput
 from qs_gui.core.editor_text import item_text
+from qs_gui.core.item_helpers import clean_item
 from qs_gui.core.schema import PlanSpec
 from qs_gui.ui.dialogs import confirm
+from qs_gui.ui.theme import style_text
 
 from .banner import EditBanner, ServerErrorBox
 from .fields import FieldError
+from .focus import tab_stops
 from .form import ParamForm
 from .json_view import JsonView
 from .meta import MetaEditor
 from .picker import PlanPicker
-from .style import RED, muted_colour
 
 __all__ = ["JSON_DELAY_MS", "VALIDATION_DELAY_MS", "ItemEditor"]
 
@@ -79,6 +90,7 @@ class ItemEditor(QWidget):
         self._form: ParamForm | None = None
         self._save_action: QAction | None = None
         self._actions: list[QAction] = []
+        self._handed: dict[str, Any] | None = None  # the item current_item() last gave out
         #: ``confirm(title, question) -> bool``; tests replace it to answer.
         self.confirm: Callable[[str, str], bool] = self._ask
         self._timer = QTimer(self, singleShot=True, interval=VALIDATION_DELAY_MS)
@@ -108,10 +120,11 @@ class ItemEditor(QWidget):
         self._holder_layout.setContentsMargins(0, 0, 0, 0)
         self.placeholder = QLabel("Choose a plan above to fill in its parameters.",
                                   objectName="formPlaceholder", wordWrap=True)
-        self.placeholder.setStyleSheet(f"color: {muted_colour(self)}; padding: 8px;")
+        style_text(self.placeholder, "muted", extra="padding: 8px;")
         self._holder_layout.addWidget(self.placeholder)
         self.scroll = QScrollArea(objectName="formScroll", widgetResizable=True)
         self.scroll.setFrameShape(QScrollArea.NoFrame)
+        self.scroll.setFocusPolicy(Qt.NoFocus)  # a container: Tab goes to the fields in it
         self.scroll.setWidget(self.form_holder)
         self.meta = MetaEditor(self)
         self.meta.edited.connect(self._on_edit)
@@ -124,6 +137,23 @@ class ItemEditor(QWidget):
         self.tabs.addTab(self.json, "JSON")
         self.problem = QLabel(objectName="problemLabel", wordWrap=True, visible=False)
         self.problem.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        # overridable warnings (a scan motor not in devices_allowed): said, and sending waits
+        # until the operator ticks the box
+        self.warning_box = QWidget(objectName="warningBox", visible=False)
+        self.warning_label = QLabel(objectName="warningLabel", wordWrap=True)
+        self.warning_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        style_text(self.warning_label, "attention", bold=True)
+        self.accept_warnings_box = QCheckBox("Accept warnings: send anyway",
+                                             objectName="acceptWarnings")  # fmt: skip
+        self.accept_warnings_box.setToolTip(
+            "The server may know a device the allowed-devices list does not show; tick to "
+            "enable Add to queue / Execute now for this item as it is")
+        self.accept_warnings_box.toggled.connect(self._accept_toggled)
+        warning_layout = QVBoxLayout(self.warning_box)
+        warning_layout.setContentsMargins(0, 0, 0, 0)
+        warning_layout.setSpacing(1)
+        warning_layout.addWidget(self.warning_label)
+        warning_layout.addWidget(self.accept_warnings_box)
         self.server_error = ServerErrorBox(self)
         self.add_button = self._button("addToQueueButton")
         self.execute_button = self._button("executeNowButton")
@@ -148,9 +178,11 @@ class ItemEditor(QWidget):
         layout.addWidget(self.picker)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.problem)
+        layout.addWidget(self.warning_box)
         layout.addWidget(self.server_error)
         layout.addWidget(self.edit_buttons)
         layout.addLayout(buttons)
+        self.picker.name_combo.lineEdit().returnPressed.connect(self._enter_in_picker)
 
     def _button(self, name: str) -> QToolButton:
         button = QToolButton(self, objectName=name)
@@ -225,6 +257,7 @@ class ItemEditor(QWidget):
         if s.spec is not None:
             self._form = ParamForm(s.spec, s.devices, sorted(s.specs), self.form_holder)
             self._holder_layout.addWidget(self._form)
+            self._form.show()  # now, not queued by the layout: Enter may focus it at once
             self._form.edited.connect(self._on_edit)
             if values is not None:
                 self._form.load(values)
@@ -341,20 +374,21 @@ class ItemEditor(QWidget):
         self._show_errors()
         if self.state.json_follows_form:
             self.json.show_item(self.state.draft)
-        self.save_as_new_action.setEnabled(self.state.item is not None)
+        self.save_as_new_action.setEnabled(self.state.send_error is None)
         self.changed.emit()
 
     def _show_errors(self) -> None:
         s = self.state
         if self._form is not None:
-            self._form.show_errors({**s.errors, **s.server_fields})
+            self._form.show_errors({**s.errors, **s.server_fields}, s.warnings)
+        self._show_warnings()
         self.meta.show_error(s.errors.get("meta"))
         text, hint = s.headline()
         self.problem.setText(text)
         self.problem.setVisible(bool(text))
         if self.problem.property("hint") != hint:
             self.problem.setProperty("hint", hint)
-            self.problem.setStyleSheet(f"color: {muted_colour(self) if hint else RED};")
+            style_text(self.problem, "muted" if hint else "alarm")
         count = s.meta_count
         self.tabs.setTabText(1, f"Metadata ({count})" if count else "Metadata")
         self.tabs.setTabText(2, "JSON ⚠" if s.json_error else "JSON")
@@ -373,14 +407,28 @@ class ItemEditor(QWidget):
         return self.state.item_type
 
     def current_item(self) -> dict[str, Any] | None:
-        """The item to send (a copy), or None while anything is invalid."""
+        """The item to send (a copy), or None while anything is invalid or a warning is not
+        accepted yet."""
         self._flush()
-        return copy.deepcopy(self.state.item)
+        item = self.state.sendable
+        self._handed = clean_item(item) if item is not None else None
+        return copy.deepcopy(item)
 
     def current_error(self) -> str | None:
-        """The first problem in plain words (the gates' reason), None when the item is valid."""
+        """Why the item cannot be sent, in plain words (the gates' reason): the first problem,
+        or a warning not accepted yet; None when it can be sent."""
         self._flush()
-        return self.state.error
+        return self.state.send_error
+
+    def mark_sent(self, item: Mapping[str, Any] | None = None) -> None:
+        """The server took the editor's item (added, executed or saved): if the editor still
+        holds it (``item``, default: what :meth:`current_item` last gave), nothing is unsaved
+        any more, so switching plans or loading another item does not ask to discard it."""
+        self._flush()
+        sent = self._handed if item is None else clean_item(item)
+        if sent is not None and self.state.item is not None and clean_item(
+                self.state.item) == sent:  # fmt: skip
+            self.state.mark_loaded(self._snapshot())
 
     def current_errors(self) -> dict[str, str]:
         self._flush()
@@ -505,6 +553,88 @@ class ItemEditor(QWidget):
         item = self.current_item()
         if item is not None:
             self.save_as_new_requested.emit(item)
+
+    # ----- warnings ------------------------------------------------------------------------------
+    def _show_warnings(self) -> None:
+        s = self.state
+        warnings = list(s.warnings.values())
+        self.warning_box.setVisible(bool(warnings))
+        if not warnings:
+            return
+        self.warning_label.setText("⚠ " + "\n⚠ ".join(warnings))
+        accepted = not s.unaccepted_warnings
+        if self.accept_warnings_box.isChecked() != accepted:
+            with QSignalBlocker(self.accept_warnings_box):
+                self.accept_warnings_box.setChecked(accepted)
+
+    def _accept_toggled(self, on: bool) -> None:
+        if on:
+            self.state.accept_warnings()
+        else:
+            self.state.revoke_warnings()
+        self._validate()
+
+    # ----- keyboard ----------------------------------------------------------------------------
+    def focus_stops(self) -> list[QWidget]:
+        """The editor's tab stops in order: plan picker, the form's fields as they read, the
+        warning override, Add / Execute now (and Save, Reset), then the tabs and their pages."""
+        stops: list[QWidget] = [self.picker.type_combo, self.picker.name_combo]
+        if self._form is not None:
+            stops += self._form.focus_widgets()
+        stops += [self.accept_warnings_box, self.add_button, self.execute_button,
+                  self.save_button, self.save_as_new_button, self.reset_button,
+                  self.banner.reload_button, self.tabs.tabBar()]  # fmt: skip
+        stops += tab_stops(self.meta) + tab_stops(self.json)
+        return stops
+
+    def focusNextPrevChild(self, forward: bool) -> bool:  # noqa: N802 (Qt name)
+        """Tab / Shift+Tab inside the editor follow :meth:`focus_stops` (reading order), not
+        Qt's creation-order chain; from the last (first) stop they leave the editor.
+
+        Why not ``setTabOrder``: the form is rebuilt per plan and rows come and go, and
+        re-linking Qt's chain around composite widgets (editable combo boxes, spin boxes) can
+        cut other panes out of it. Computing the next stop when Tab is pressed cannot."""
+        focus = QApplication.focusWidget()
+        stops = [w for w in self.focus_stops() if w.isVisible() and w.isEnabled()]
+        here = next((i for i, w in enumerate(stops)
+                     if focus is not None and (w is focus or w.isAncestorOf(focus))), None)
+        if here is None:
+            return super().focusNextPrevChild(forward)
+        step = 1 if forward else -1
+        if 0 <= here + step < len(stops):
+            stops[here + step].setFocus(Qt.TabFocusReason if forward else Qt.BacktabFocusReason)
+            return True
+        return self._leave(stops[here], forward)
+
+    def _leave(self, edge: QWidget, forward: bool) -> bool:
+        """Focus the first tab stop outside the editor after (before) ``edge``."""
+        w = edge
+        for _ in range(2000):  # the window's whole chain at most
+            w = w.nextInFocusChain() if forward else w.previousInFocusChain()
+            if w is edge:
+                break
+            if (not self.isAncestorOf(w) and w is not self and w.isVisible() and w.isEnabled()
+                    and w.focusProxy() is None and w.focusPolicy() & Qt.TabFocus):  # fmt: skip
+                w.setFocus(Qt.TabFocusReason if forward else Qt.BacktabFocusReason)
+                return True
+        return super().focusNextPrevChild(forward)
+
+    def focus_first_field(self) -> None:
+        """Put the keyboard in the first field of the form (the picker without a form)."""
+        stops = self._form.focus_widgets() if self._form is not None else []
+        target = next((w for w in stops if w.isVisibleTo(self) and w.isEnabled()),
+                      self.picker.name_combo)  # fmt: skip
+        self.tabs.setCurrentWidget(self.scroll)
+        target.setFocus(Qt.TabFocusReason)
+        self.scroll.ensureWidgetVisible(target)
+
+    def _enter_in_picker(self) -> None:
+        """Enter on a plan name: the plan is chosen (the picker did that), go to its fields."""
+        if self._form is not None and self.picker.current()[1] == (
+                self.picker.name_combo.currentText().strip()):  # fmt: skip
+            # after the completer has finished with this Enter (moving the focus from inside
+            # its key handling leaves its popup grabbing the next popup's keys)
+            QTimer.singleShot(0, self.focus_first_field)
 
     def _ask(self, title: str, text: str) -> bool:
         return confirm(self.window(), title, text, destructive=True)

@@ -16,7 +16,7 @@ from .choices import BoolField, ChoiceField, NameField
 from .fields import INT32, Field, FloatField, IntField, LiteralField, TextField
 from .lists import DeviceListField, KeyValueField, ListField
 
-__all__ = ["has_names", "make_field"]
+__all__ = ["device_names", "has_names", "make_field"]
 
 _ROW_KINDS = ("int", "float", "str", "bool", "literal", "device", "plan")
 
@@ -26,7 +26,7 @@ def has_names(t: TypeSpec) -> bool:
     return t.kind in ("device", "enum", "plan", "callable") or any(has_names(a) for a in t.args)
 
 
-def _device_names(flag: str) -> Callable[[DeviceIndex | None], list[str]]:
+def device_names(flag: str) -> Callable[[DeviceIndex | None], list[str]]:
     def names(index: DeviceIndex | None) -> list[str]:
         if index is None:
             return []
@@ -38,7 +38,7 @@ def _device_names(flag: str) -> Callable[[DeviceIndex | None], list[str]]:
 
 def _name_source(t: TypeSpec, plans: Sequence[str]) -> Callable[[Any], list[str]]:
     if t.kind == "device":
-        return _device_names(t.flag)
+        return device_names(t.flag)
     if t.kind == "plan":
         return lambda _index: list(plans)
     if t.kind == "union":  # e.g. __MOVABLE__ | typing.Any: offer the devices of the first option
@@ -74,13 +74,13 @@ def make_field(
     if kind in ("literal", "enum") and t.choices:
         return ChoiceField(t.choices)
     if kind == "device":
-        return NameField(_device_names(t.flag), f"a {t.flag} device" if t.flag else "a device")
+        return NameField(device_names(t.flag), f"a {t.flag} device" if t.flag else "a device")
     if kind == "plan":
         return NameField(lambda _index: list(plans), "a plan")
     if kind == "list" and t.args:
         element = t.args[0]
         if element.kind == "device":
-            return DeviceListField(_device_names(element.flag), required)
+            return DeviceListField(device_names(element.flag), required)
         if element.kind == "enum" and element.choices:
             return DeviceListField(lambda _index: list(element.choices), required)
         if element.kind in _ROW_KINDS:

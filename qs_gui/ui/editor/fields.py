@@ -37,7 +37,7 @@ from PyQt5.QtWidgets import (
 from qs_gui.core.schema.check import range_text
 from qs_gui.core.schema.values import parse_value
 
-from .style import default_look, muted_colour
+from .style import set_default_look
 
 __all__ = [
     "INT32",
@@ -154,7 +154,7 @@ class Field(QWidget):
 
     def set_default_look(self, on: bool) -> None:
         """Greyed italics while the field shows a default that will not be sent."""
-        self.inner.setStyleSheet(default_look(self) if on else "")
+        set_default_look(self.inner, on)
 
     def set_devices(self, index: Any) -> None:
         """New devices_allowed: editors with device choices refresh them (the value stays)."""
@@ -376,7 +376,7 @@ class _NumberField(Field):
     def set_default_look(self, on: bool) -> None:
         # A spin box never takes back a style sheet *font* from its inner line edit: the
         # colour comes from the style sheet, the italics from the fonts themselves.
-        self.spin.setStyleSheet(f"color: {muted_colour(self, 0.55)};" if on else "")
+        set_default_look(self.spin, on, italic=False)
         for widget in (self.spin, self.spin.lineEdit()):
             font = widget.font()
             font.setItalic(on)

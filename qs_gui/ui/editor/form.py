@@ -32,18 +32,23 @@ from qs_gui.core.schema import (
     EXTRA_KWARGS,
     VAR_KEYWORD,
     VAR_POSITIONAL,
+    ArgsPattern,
     DeviceIndex,
     ParamSpec,
     PlanSpec,
+    args_pattern,
     describe,
     strip_optional,
 )
 from qs_gui.core.schema.check import range_text
+from qs_gui.ui.theme import style_text, theme_manager
 
-from .factory import has_names, make_field
+from .factory import device_names, has_names, make_field
 from .fields import Field, FieldError, LiteralField
+from .focus import tab_stops
+from .groups import ArgsGroupsField
 from .lists import KeyValueField, ListField
-from .style import RED
+from .style import error_text
 
 __all__ = ["ParamForm", "ParamRow"]
 
@@ -77,12 +82,17 @@ class ParamRow(QObject):
 
     edited = pyqtSignal()
 
-    def __init__(self, p: ParamSpec, plans: list[str], parent: QWidget):
+    def __init__(self, p: ParamSpec, plans: list[str], parent: QWidget,
+                 pattern: ArgsPattern | None = None):  # fmt: skip
         super().__init__(parent)
         self.p = p
         inner, optional = strip_optional(p.type)
         untyped = not p.type_text
-        if p.kind == VAR_POSITIONAL:
+        if p.kind == VAR_POSITIONAL and pattern is not None:  # scan-like: labelled motor rows
+            self.typed = ArgsGroupsField(pattern, device_names("movable"),
+                                         nested=pattern.source == "annotation")
+            optional = False
+        elif p.kind == VAR_POSITIONAL:
             self.typed: Field = ListField(
                 lambda: make_field(p.type, p, plans=plans, untyped=untyped))
             optional = False
@@ -108,8 +118,8 @@ class ParamRow(QObject):
                                       "Edit the value as JSON / a Python literal")
         for button, wanted in ((self.none_button, self.optional),
                                (self.mode_button, self.literal is not self.typed)):
-            button.setVisible(wanted)
-            line.addWidget(button, 0, Qt.AlignTop)
+            line.addWidget(button, 0, Qt.AlignTop)  # parent first: a parentless visible
+            button.setVisible(wanted)  # button is a window of its own (and steals activation)
         tip = param_tooltip(p)
         if p.has_default:
             self.set_box: QCheckBox | None = QCheckBox(p.name, parent, objectName=f"set_{p.name}")
@@ -118,13 +128,16 @@ class ParamRow(QObject):
         else:
             self.set_box = None
             name = {VAR_POSITIONAL: f"*{p.name}", VAR_KEYWORD: f"**{p.name}"}.get(p.kind, p.name)
-            text = f"<b>{_escape(name)}</b>" + (f" <span style='color:{RED}'>*</span>"
-                                                   if p.required else "")  # fmt: skip
-            self.label = QLabel(text, parent, objectName=f"label_{p.name}")
+            self._name_label = QLabel(parent, objectName=f"label_{p.name}")
+            self.label = self._name_label
+            self._name_html = f"<b>{_escape(name)}</b>"
+            self._paint_label()
+            if p.required:  # the red star is rich text: re-coloured on a theme change
+                theme_manager().connect_recolour(self._name_label, self._paint_label)
         self.label.setToolTip(tip)
         self.editor.setToolTip(tip)
         self.error = QLabel(parent, objectName=f"error_{p.name}", wordWrap=True, visible=False)
-        self.error.setStyleSheet(f"color: {RED};")
+        style_text(self.error, "alarm")
         self.error.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.typed.edited.connect(self._user_edit)
         if self.literal is not self.typed:
@@ -137,6 +150,7 @@ class ParamRow(QObject):
     def _tool(text: str, name: str, tip: str) -> QToolButton:
         button = QToolButton(objectName=name, text=text, toolTip=tip, checkable=True)
         button.setAutoRaise(True)
+        button.setFocusPolicy(Qt.ClickFocus)  # not a tab stop: see ParamForm.focus_widgets
         return button
 
     # ----- state -------------------------------------------------------------------------------
@@ -238,9 +252,19 @@ class ParamRow(QObject):
             self._show(state.get("literal") is True, none=state.get("none") is True)
             self._look()
 
-    def show_error(self, message: str | None) -> None:
-        self.error.setText(message or "")
+    def show_error(self, message: str | None, warning: bool = False) -> None:
+        """The inline line under the field: an error (red) or a warning (amber, overridable)."""
+        self.error.setText(("⚠ " if warning and message else "") + (message or ""))
         self.error.setVisible(bool(message))
+        role = "attention" if warning else "alarm"
+        if self.error.property("role") != role:
+            self.error.setProperty("role", role)
+            style_text(self.error, role)
+
+    def _paint_label(self) -> None:
+        """The bold name, with a red "*" when required (in the current theme's red)."""
+        star = f" <span style='color:{error_text()}'>*</span>" if self.p.required else ""
+        self._name_label.setText(self._name_html + star)
 
     # ----- operator actions --------------------------------------------------------------------
     def _mark_set(self) -> None:
@@ -318,8 +342,9 @@ class ParamForm(QWidget):
         grid.setVerticalSpacing(3)
         outer.addLayout(grid)
         r = 0
+        pattern = args_pattern(spec)
         for p in spec.parameters:
-            row = ParamRow(p, plans or [], self)
+            row = ParamRow(p, plans or [], self, pattern if p.kind == VAR_POSITIONAL else None)
             grid.addWidget(row.label, r, 0, Qt.AlignTop | Qt.AlignLeft)
             grid.addWidget(row.editor, r, 1)
             grid.addWidget(row.error, r + 1, 1)
@@ -331,7 +356,8 @@ class ParamForm(QWidget):
         for key, text in ((EXTRA_ARGS, "extra args"), (EXTRA_KWARGS, "unknown kwargs")):
             field = LiteralField()
             field.setObjectName(f"extra_{text.split()[0]}")
-            label = QLabel(f"<span style='color:{RED}'>{text}</span>", self)
+            label = QLabel(text, self)
+            style_text(label, "alarm")
             label.setToolTip("Values the plan's signature has no place for: remove them "
                              "(empty the field) or move them to the right parameter.")
             field.edited.connect(self.edited)
@@ -353,6 +379,18 @@ class ParamForm(QWidget):
     def set_devices(self, index: DeviceIndex | None) -> None:
         for row in self.rows.values():
             row.set_devices(index)
+
+    def focus_widgets(self) -> list[QWidget]:
+        """Tab stops in reading order: per row its "set" box, then its editor's inputs (the
+        None / {} toggles are mouse-only: the JSON tab edits any value from the keyboard)."""
+        stops: list[QWidget] = []
+        for row in self.rows.values():
+            if row.set_box is not None:
+                stops.append(row.set_box)
+            stops += tab_stops(row.editor)
+        for field in self.extras.values():
+            stops += tab_stops(field)
+        return stops
 
     def values(self) -> tuple[dict[str, Any], dict[str, str]]:
         """(values of the parameters that are set, ``{parameter: parse error}``)."""
@@ -386,9 +424,14 @@ class ParamForm(QWidget):
             field.setVisible(present)
             self.extra_labels[key].setVisible(present)
 
-    def show_errors(self, errors: dict[str, str]) -> None:
+    def show_errors(self, errors: dict[str, str],
+                    warnings: dict[str, str] | None = None) -> None:  # fmt: skip
+        warnings = warnings or {}
         for name, row in self.rows.items():
-            row.show_error(errors.get(name))
+            if errors.get(name):
+                row.show_error(errors[name])
+            else:
+                row.show_error(warnings.get(name), warning=True)
 
     def state(self) -> dict[str, Any]:
         rows = {name: row.state() for name, row in self.rows.items()}

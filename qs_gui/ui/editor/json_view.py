@@ -15,8 +15,9 @@ from PyQt5.QtCore import QSignalBlocker, Qt, pyqtSignal
 from PyQt5.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from qs_gui.core.editor_text import item_text
+from qs_gui.ui.theme import css, role_text, style_text, theme_manager
 
-from .style import RED, mono_font, muted_colour
+from .style import mono_font
 
 __all__ = ["JsonView"]
 
@@ -33,17 +34,18 @@ class JsonView(QWidget):
         self.edit.setFont(mono_font())
         self.edit.setLineWrapMode(QPlainTextEdit.NoWrap)
         self.error = QLabel(objectName="jsonError", wordWrap=True, visible=False)
-        self.error.setStyleSheet(f"color: {RED};")
+        style_text(self.error, "alarm")
         self.error.setTextInteractionFlags(Qt.TextSelectableByMouse)
         hint = QLabel("This is exactly what will be sent. Edit it and the form follows; "
                       "while it is not a valid item, nothing can be sent.", wordWrap=True)
-        hint.setStyleSheet(f"color: {muted_colour(self)};")
+        style_text(hint, "muted")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(hint)
         layout.addWidget(self.edit, 1)
         layout.addWidget(self.error)
         self.edit.textChanged.connect(self._changed)
+        theme_manager().connect_recolour(self, self._recolour)
 
     def _changed(self) -> None:
         if not self.edit.signalsBlocked():
@@ -73,5 +75,9 @@ class JsonView(QWidget):
     def show_error(self, message: str | None) -> None:
         self.error.setText(f"JSON: {message}" if message else "")
         self.error.setVisible(bool(message))
-        self.edit.setStyleSheet(
-            f"QPlainTextEdit {{ border: 1px solid {RED}; }}" if message else "")
+        self._recolour()
+
+    def _recolour(self) -> None:
+        """The red border while the text is not a valid item (again on a theme change)."""
+        self.edit.setStyleSheet(f"QPlainTextEdit {{ border: 1px solid {css(role_text('alarm'))}; }}"
+                                if self.error.text() else "")

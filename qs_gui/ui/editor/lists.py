@@ -35,8 +35,10 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
+from qs_gui.ui.theme import theme_manager
+
 from .fields import Field, FieldError, LiteralField, literal_text
-from .style import RED, default_look
+from .style import error_text, set_default_look
 
 __all__ = ["DeviceListField", "KeyValueField", "ListField"]
 
@@ -88,6 +90,16 @@ class DeviceListField(Field):
         self.components.toggled.connect(self._apply_filter)
         self.list.itemChanged.connect(self._item_changed)
         self.set_devices(None)
+        theme_manager().connect_recolour(self, self._recolour)
+
+    def _recolour(self) -> None:
+        """Names outside the allowed list in the new theme's red (the items stay as they are)."""
+        allowed, red = set(self._allowed), QBrush(QColor(error_text()))
+        with QSignalBlocker(self.list):
+            for i in range(self.list.count()):
+                item = self.list.item(i)
+                if item.text() not in allowed:
+                    item.setForeground(red)
 
     # names ---------------------------------------------------------------------------------
     def set_devices(self, index: Any) -> None:
@@ -106,7 +118,7 @@ class DeviceListField(Field):
                 item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsUserCheckable)
                 item.setCheckState(Qt.Checked if name in self._order else Qt.Unchecked)
                 if name not in allowed:
-                    item.setForeground(QBrush(QColor(RED)))
+                    item.setForeground(QBrush(QColor(error_text())))
                     item.setToolTip(f"{name!r} is not in the allowed list")
                 self.list.addItem(item)
         self._apply_filter()
@@ -191,7 +203,7 @@ class DeviceListField(Field):
         self._rebuild()
 
     def set_default_look(self, on: bool) -> None:
-        self.list.setStyleSheet(f"QListWidget {{ {default_look(self)} }}" if on else "")
+        set_default_look(self.list, on, "QListWidget")
 
     def check(self, name: str, on: bool = True) -> None:
         """Tick or untick ``name`` as the operator would (for tests and keyboard helpers)."""
@@ -419,5 +431,5 @@ class KeyValueField(Field):
 
     def set_default_look(self, on: bool) -> None:
         for key, value, _ in self.rows:
-            key.setStyleSheet(default_look(self) if on else "")
+            set_default_look(key, on)
             value.set_default_look(on)

@@ -12,9 +12,10 @@ from typing import Any
 from PyQt5.QtCore import pyqtSignal
 from PyQt5.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from qs_gui.ui.theme import style_text
+
 from .fields import FieldError, LiteralField
 from .lists import KeyValueField
-from .style import RED, muted_colour
 
 __all__ = ["MetaEditor"]
 
@@ -35,10 +36,10 @@ class MetaEditor(QWidget):
         self.mode = QToolButton(objectName="metaMode", text="{}", checkable=True)
         self.mode.setToolTip("Edit the metadata as one JSON / Python literal")
         self.error = QLabel(objectName="metaError", wordWrap=True, visible=False)
-        self.error.setStyleSheet(f"color: {RED};")
+        style_text(self.error, "alarm")
         hint = QLabel("Metadata is stored with the run (start document). Values are JSON or "
                       "Python literals.", wordWrap=True)
-        hint.setStyleSheet(f"color: {muted_colour(self)};")
+        style_text(hint, "muted")
         top = QHBoxLayout()
         top.addWidget(hint, 1)
         top.addWidget(self.mode)

@@ -8,7 +8,9 @@ back (:meth:`PlanPicker.set_current`). Plans come from ``plans_allowed``; the on
 
 from __future__ import annotations
 
-from PyQt5.QtCore import QSignalBlocker, Qt, pyqtSignal
+from collections.abc import Iterable
+
+from PyQt5.QtCore import QSignalBlocker, QStringListModel, Qt, pyqtSignal
 from PyQt5.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -20,12 +22,29 @@ from PyQt5.QtWidgets import (
 
 from qs_gui.core.schema import PlanSpec
 from qs_gui.core.schema.values import INSTRUCTIONS
+from qs_gui.ui.theme import style_text
 
-from .style import mono_font, muted_colour
+from .style import mono_font
 
-__all__ = ["PlanPicker"]
+__all__ = ["PlanPicker", "rank_names"]
 
 _TYPES = (("Plan", "plan"), ("Instruction", "instruction"))
+
+
+def rank_names(names: Iterable[str], text: str) -> list[str]:
+    """The names containing ``text`` (any case): the exact name first, then those starting
+    with it, then the rest, each group alphabetical. Typing ``scan`` must offer ``scan`` before
+    ``adaptive_scan``, ``grid_scan`` and the other names that merely contain it."""
+    query = text.strip().lower()
+    names = sorted(set(names))
+    if not query:
+        return names
+
+    def rank(name: str) -> int:
+        low = name.lower()
+        return 0 if low == query else 1 if low.startswith(query) else 2
+
+    return sorted((n for n in names if query in n.lower()), key=lambda n: (rank(n), n))
 
 
 def _first_paragraph(text: str, limit: int = 300) -> str:
@@ -50,14 +69,19 @@ class PlanPicker(QWidget):
         self.name_combo.setInsertPolicy(QComboBox.NoInsert)
         self.name_combo.setMaxVisibleItems(20)
         self.name_combo.lineEdit().setPlaceholderText("Plan name — type to search")
-        completer = QCompleter(self.name_combo.model(), self.name_combo)
+        # the completer lists the ranked matches (rank_names), re-ranked as the operator types;
+        # connected before the completer so the list is ranked before it filters
+        self._ranked = QStringListModel(self)
+        self._all_names: list[str] = []
+        self.name_combo.lineEdit().textEdited.connect(self._rank)
+        completer = QCompleter(self._ranked, self.name_combo)
         completer.setCaseSensitivity(Qt.CaseInsensitive)
         completer.setFilterMode(Qt.MatchContains)
         completer.setCompletionMode(QCompleter.PopupCompletion)
         completer.setMaxVisibleItems(15)
         self.name_combo.setCompleter(completer)
         self.description = QLabel(objectName="planDescription", wordWrap=True)
-        self.description.setStyleSheet(f"color: {muted_colour(self)};")
+        style_text(self.description, "muted")
         self.signature = QLabel(objectName="signatureHint", wordWrap=True)
         self.signature.setFont(mono_font())
         self.signature.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -72,8 +96,10 @@ class PlanPicker(QWidget):
         layout.addWidget(self.signature)
         layout.addWidget(self.description)
         self.type_combo.activated.connect(self._type_activated)
-        self.name_combo.activated.connect(lambda _i: self._commit())
-        completer.activated[str].connect(lambda _text: self._commit())
+        # bound methods, not lambdas: PyQt disconnects them when the picker is deleted (a
+        # completer popup closing after that would otherwise call into a deleted widget)
+        self.name_combo.activated.connect(self._commit)
+        completer.activated[str].connect(self._commit)
         self.name_combo.lineEdit().returnPressed.connect(self._commit)
         self.name_combo.lineEdit().editingFinished.connect(self._focus_left)
         self._fill()
@@ -92,8 +118,13 @@ class PlanPicker(QWidget):
             return sorted(INSTRUCTIONS.items())
         return [(n, s.description) for n, s in sorted(self._specs.items())]
 
+    def _rank(self, text: str) -> None:
+        self._ranked.setStringList(rank_names(self._all_names, text))
+
     def _fill(self) -> None:
         names = self._names(self.item_type_shown())
+        self._all_names = [n for n, _ in names]
+        self._rank(self.name_combo.currentText())
         combo = self.name_combo
         if [combo.itemText(i) for i in range(combo.count())] == [n for n, _ in names]:
             return
@@ -145,7 +176,7 @@ class PlanPicker(QWidget):
             with QSignalBlocker(self.name_combo), QSignalBlocker(self.name_combo.lineEdit()):
                 self.name_combo.setEditText(self._current[1])
 
-    def _commit(self) -> None:
+    def _commit(self, *_args: object) -> None:
         choice = (self.item_type_shown(), self.name_combo.currentText().strip())
         if choice != self._current:
             self.chosen.emit(*choice)
