@@ -136,9 +136,11 @@ def valid_values(draw: st.DrawFn, spec: PlanSpec) -> dict[str, Any]:
     for p in spec.parameters:
         if p.kind == VAR_POSITIONAL:
             pattern = args_pattern(spec)
-            if pattern is not None and pattern.source != "annotation":
+            if pattern is not None:  # (motor, start, stop…) groups, motors that exist
                 groups = draw(st.lists(_group(pattern), min_size=1, max_size=3))
-                values[p.name] = [v for g in groups for v in g]
+                # an annotated *args (list_scan) takes the groups as lists; else flat
+                values[p.name] = (groups if pattern.source == "annotation" else
+                                  [v for g in groups for v in g])
                 continue
             items = draw(st.lists(for_type(p.type, p), max_size=4))
             if items:

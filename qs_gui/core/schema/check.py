@@ -125,7 +125,8 @@ def check_value(
     if kind == "none":
         return None if value is None else f"{_where(path)}must be None"
     if kind == "scalar":
-        ok = not isinstance(value, list | dict) and json_problem(value) is None
+        # a tuple is hashable here but travels as a JSON list, which the server refuses
+        ok = not isinstance(value, list | tuple | dict) and json_problem(value) is None
         return None if ok else f"{_where(path)}must be {describe(t)}"
     if kind == "int":
         return None if _is_int(value) else f"{_where(path)}must be {describe(t)}"
