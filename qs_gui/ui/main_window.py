@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self._layout_restored = False
         if settings is not None:
             self._layout_restored = self._restore_layout()
+            self._pin_state_bar()  # a layout saved by an older version has no banner row
         self._fit_to_screen()
         self.notifier = attach_notifications(self, settings=app_settings)
         self.view_menu.addSeparator()
@@ -107,6 +108,20 @@ class MainWindow(QMainWindow):
         install_pane_keys(self)  # F6 / Ctrl+1…5 between panes: last, once every pane exists
 
     # -- construction -----------------------------------------------------------------------
+    def _pin_state_bar(self) -> None:
+        """The banner on a row of its own, first, over the whole width; then the main toolbar,
+        which holds Stop now, so it is always shown too. A restored layout (one saved by an
+        older version has no banner row) cannot move or hide either."""
+        for bar in (self.state_bar, self.main_toolbar):
+            self.removeToolBar(bar)
+            bar.setMovable(False)
+            bar.toggleViewAction().setEnabled(False)
+        self.addToolBar(Qt.TopToolBarArea, self.state_bar)
+        self.addToolBarBreak(Qt.TopToolBarArea)
+        self.addToolBar(Qt.TopToolBarArea, self.main_toolbar)
+        self.state_bar.show()
+        self.main_toolbar.show()
+
     def _build_widgets(self) -> None:
         self.banner = StateBanner(self)
         self.banner.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
@@ -118,8 +133,7 @@ class MainWindow(QMainWindow):
         state_bar.layout().setContentsMargins(2, 0, 2, 0)
         state_bar.toggleViewAction().setEnabled(False)  # the state is always in view
         state_bar.addWidget(self.banner)
-        self.addToolBar(Qt.TopToolBarArea, state_bar)
-        self.addToolBarBreak(Qt.TopToolBarArea)
+        self.state_bar = state_bar  # placed with the main toolbar by _pin_state_bar
         self.queue_view = QueueView(self)
         self.history_view = HistoryView(self)
         splitter = QSplitter(Qt.Vertical, self)
@@ -208,7 +222,8 @@ class MainWindow(QMainWindow):
                 toolbar.addSeparator()
             else:
                 toolbar.addAction(a[action])
-        self.addToolBar(toolbar)
+        self.main_toolbar = toolbar
+        self._pin_state_bar()
         # Ctrl+Enter follows the focus (ui/execute_focus.py); the status bar says what it runs
         self.execute_focus = ExecuteFocus(
             a, queue_view=self.queue_view, history_view=self.history_view, editor=self.entry,
