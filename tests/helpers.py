@@ -6,7 +6,11 @@ harness does not depend on qs-gui's own client code.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +19,9 @@ from typing import Any, TypeVar
 from qs_gui.sandbox import Sandbox, guard, unguard
 
 T = TypeVar("T")
+
+#: the manager's watchdog restarts it after 5 s without a heartbeat: never stop it that long
+STOP_LIMIT = 4.0
 
 #: States in which the manager finishes on its own (we just wait).
 TRANSIENT_STATES = {
@@ -212,3 +219,41 @@ def reap(proc: subprocess.Popen) -> None:
         proc.kill()
     proc.wait()
     unguard(proc.pid)
+
+
+def child_pids(pid: int) -> list[int]:
+    """Live (non-zombie) children of ``pid``, from /proc."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def manager_pid(watchdog_pid: int) -> int:
+    """The RE Manager process: the one child of the watchdog (``Sandbox.pid``); the worker, if
+    any, is the manager's child."""
+    children = child_pids(watchdog_pid)
+    assert len(children) == 1, f"expected one manager process under {watchdog_pid}: {children}"
+    return children[0]
+
+
+@contextlib.contextmanager
+def manager_stopped(sb: Sandbox) -> Iterator[int]:
+    """SIGSTOP the RE Manager process (not the watchdog): it answers nothing until the block
+    ends. SIGCONT on exit, and in any case after STOP_LIMIT s (a safety net, well before the
+    watchdog's 5 s)."""
+    pid = manager_pid(sb.pid)
+    resume = threading.Timer(STOP_LIMIT, os.kill, (pid, signal.SIGCONT))
+    os.kill(pid, signal.SIGSTOP)
+    resume.start()
+    try:
+        yield pid
+    finally:
+        resume.cancel()
+        os.kill(pid, signal.SIGCONT)

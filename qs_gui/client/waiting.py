@@ -7,9 +7,10 @@ WaitTimeoutError; ``monitor.cancel()`` ends it with WaitCancelError. The timeout
 monitor at every step, so ``monitor.set_timeout()`` during a wait takes effect.
 
 Unlike the reference, nothing runs between waits (no background status task): a wait polls from
-its own coroutine, checks the status at once rather than after one polling period, and a cancel
-or the deadline ends it without waiting for a pending status reply (that request is abandoned;
-the transport then opens a fresh socket).
+its own coroutine and checks the status at once rather than after one polling period. A status
+read at the deadline is still judged (the condition may hold in it), but neither a cancel nor
+the deadline waits more than one polling period for a pending status reply (that request is
+abandoned; the transport then opens a fresh socket).
 """
 
 from __future__ import annotations
@@ -161,7 +162,9 @@ async def wait_for_status(fetch: Callable[[], Awaitable[Any]], condition: Condit
                 await asyncio.wait_for(wake.wait(), min(polling_period, _remaining(monitor)))
             except asyncio.TimeoutError:
                 pass
-            budget = _remaining(monitor)
+            # The status read at the deadline still counts (as the reference, which judges the
+            # first status loaded after it): it gets at least one polling period.
+            budget = max(_remaining(monitor), polling_period)
     finally:
         remove = getattr(monitor, "remove_cancel_callback", None)  # the reference's has none
         if remove is not None:

@@ -67,6 +67,26 @@ def test_lost_status_replies_are_polled_through_until_the_timeout():
     run(scenario())
 
 
+def test_the_status_read_at_the_deadline_is_still_judged():
+    """As the reference (which judges the first status loaded after the deadline): a condition
+    that holds in the status read at the deadline ends the wait without WaitTimeoutError."""
+
+    async def scenario():
+        timeout = 0.2
+        t0 = time.monotonic()
+
+        def handler(method, params):
+            late = time.monotonic() - t0 >= timeout
+            return status_reply(manager_state="paused" if late else "executing_queue")
+
+        rm = REManagerAPI(transport=FakeTransport(handler, latency=0.005),
+                          status_polling_period=PERIOD)
+        await rm.wait_for_idle_or_paused(timeout=timeout)
+        assert time.monotonic() - t0 < timeout + 2 * PERIOD + 0.5
+
+    run(scenario())
+
+
 @pytest.mark.parametrize("make_monitor", [WaitMonitor, reference.WaitMonitor],
                          ids=["ours", "reference"])
 def test_cancel_ends_the_wait_and_progress_is_reported(make_monitor):

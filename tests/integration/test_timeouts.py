@@ -15,6 +15,7 @@ import pytest
 from qs_gui.client import REManagerAPI, RequestTimeoutError
 from qs_gui.sandbox import Sandbox
 from tests.client.fakes import FakePeer
+from tests.helpers import manager_stopped
 
 from ._support import api, run
 
@@ -75,20 +76,22 @@ def test_silent_peer_then_real_server_on_the_same_client(sandbox: Sandbox) -> No
 
 
 def test_late_reply_is_not_taken_for_the_next_request(sandbox: Sandbox) -> None:
-    """A zero per-call timeout expires before the real server answers; the late reply to that
-    request must be dropped with the old socket, not delivered as the reply to the next one."""
+    """A request times out while the real server is frozen (SIGSTOP, so the reply is surely
+    late, whatever the machine's load); it answers once thawed, and that late reply must be
+    dropped with the old socket, not delivered as the reply to the next request."""
 
     async def body():
         async with api(sandbox, timeout_recv=2.0) as rm:
-            for _ in range(3):
-                t0 = time.monotonic()
-                with pytest.raises(RequestTimeoutError) as info:
-                    await rm.send_request(method="plans_allowed",
-                                          params={"user_group": "primary"}, timeout=0)
-                assert time.monotonic() - t0 < LATE
+            for per_call in (0, 0.2, 0):
+                with manager_stopped(sandbox):
+                    t0 = time.monotonic()
+                    with pytest.raises(RequestTimeoutError) as info:
+                        await rm.send_request(method="plans_allowed",
+                                              params={"user_group": "primary"}, timeout=per_call)
+                    assert time.monotonic() - t0 < per_call + LATE
                 assert info.value.request == {"method": "plans_allowed",
                                               "params": {"user_group": "primary"}}
-                status = await rm.status(reload=True)
+                status = await rm.status(reload=True)  # the thawed server answers both
                 assert status["msg"] == "RE Manager v0.0.25" and "plans_allowed" not in status
                 history = await rm.send_request(method="history_get")
                 assert set(history) == {"success", "msg", "items", "plan_history_uid"}

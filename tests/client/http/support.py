@@ -191,28 +191,6 @@ class Normaliser:
 
 
 # -- processes and files -------------------------------------------------------------------------
-def child_pids(pid: int) -> list[int]:
-    """Live (non-zombie) children of ``pid``, from /proc."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        fields = text.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(stat.parent.name))
-    return out
-
-
-def manager_pid(watchdog_pid: int) -> int:
-    """The RE Manager process: the one child of the watchdog (``Sandbox.pid``); the worker, if
-    any, is the manager's child."""
-    children = child_pids(watchdog_pid)
-    assert len(children) == 1, f"expected one manager process under {watchdog_pid}: {children}"
-    return children[0]
-
-
 def files_containing(root: Path, needles: Iterable[str]) -> dict[str, list[str]]:
     """Files under ``root`` holding any of ``needles`` (bytes comparison) -> which (by index)."""
     needles = [n for n in needles if n]

@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
-import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -36,35 +34,18 @@ from qs_gui.client.http import REManagerAPI
 from qs_gui.client.http_transport import is_gateway_timeout, is_permission_error
 from qs_gui.client.monitor import STATUS_TOPIC
 from qs_gui.sandbox import Sandbox
-from tests.client.http.support import RequestLog, manager_pid, run
-from tests.helpers import wait_for
+from tests.client.http.support import RequestLog, run
+from tests.helpers import STOP_LIMIT, manager_pid, manager_stopped, wait_for
 
 pytestmark = pytest.mark.server
 
 PLAN = {"item_type": "plan", "name": "count", "args": [["det1"]], "kwargs": {"num": 7}}
-#: the manager's watchdog restarts it after 5 s without a heartbeat: never stop it that long
-STOP_LIMIT = 4.0
 
 
 def client(sb: Sandbox, **kwargs) -> tuple[REManagerAPI, RequestLog]:
     api = REManagerAPI(http_server_uri=sb.http_uri, **kwargs)
     api.set_authorization_key(api_key=sb.http_api_key)
     return api, RequestLog().attach(api.transport.client())
-
-
-@contextlib.contextmanager
-def manager_stopped(sb: Sandbox) -> Iterator[int]:
-    """SIGSTOP the RE Manager process (not the watchdog); SIGCONT on exit, and in any case
-    after STOP_LIMIT s (a safety net, well before the watchdog's 5 s)."""
-    pid = manager_pid(sb.pid)
-    resume = threading.Timer(STOP_LIMIT, os.kill, (pid, signal.SIGCONT))
-    os.kill(pid, signal.SIGSTOP)
-    resume.start()
-    try:
-        yield pid
-    finally:
-        resume.cancel()
-        os.kill(pid, signal.SIGCONT)
 
 
 def manager_answers(sb: Sandbox) -> bool:
