@@ -12,8 +12,11 @@ only displays. Four events are worth interrupting someone for:
   requested stop, a halt: ``core.queue_alarm``).
 * **An unexpected pause**: paused without this client having asked (another client, a suspender,
   the plan itself). The caller says when it requested a pause (``expect_pause``).
-* **The environment closed unexpectedly**: ``worker_environment_exists`` true -> false without a
-  close/destroy requested here (``expect_environment_close``): a crashed worker or a restart.
+* **The environment closed, not at this client's request**: ``worker_environment_exists`` true
+  -> false without a close/destroy requested here (``expect_environment_close``). A close that
+  passed through ``closing_environment`` / ``destroying_environment`` (or the worker's
+  ``closing``) was requested by someone (another client): information, not an alarm. Only a
+  disappearance without a close is a warning that the worker may have crashed.
 
 What is a queue run and not an Execute-now item? Both run as ``executing_queue``. A queue run pops
 its item, so ``items_in_queue`` drops below the value seen while idle; an executed item never
@@ -98,6 +101,7 @@ class NotifyRules:
         self._settled = False
         self._pause_expected_at: float | None = None
         self._close_expected_at: float | None = None
+        self._closing: str | None = None  # "close"/"destroy" seen since the env was last open
         self._own_uids: deque[str] = deque(maxlen=200)
         self._announced: deque[str] = deque(maxlen=200)
 
@@ -151,6 +155,7 @@ class NotifyRules:
         if prev is not None:
             notices += self._pause_transition(prev, status)
             notices += self._environment_transition(prev, status)
+        self._note_closing(status)
         notices += self.poll()  # a zero delay settles at once
         return notices
 
@@ -217,6 +222,16 @@ class NotifyRules:
             f"suspender or the plan. Resume, stop, abort or halt from the Run Engine menu.",
             "warning")])
 
+    def _note_closing(self, status: Mapping[str, Any]) -> None:
+        """Remember a close in progress until the environment is gone (or stays open)."""
+        closing = _closing(status)
+        if closing is not None:
+            self._closing = closing
+        elif status.get("worker_environment_exists") is True:
+            self._closing = None  # still open and not closing: a close that did not happen
+        elif status.get("worker_environment_exists") is False:
+            self._closing = None
+
     def _environment_transition(self, prev: Mapping[str, Any],
                                 status: Mapping[str, Any]) -> list[Notice]:
         if not (prev.get("worker_environment_exists") is True
@@ -224,16 +239,33 @@ class NotifyRules:
             return []
         expected = self._expected(self._close_expected_at, self.close_expect_timeout)
         self._close_expected_at = None
+        requested = self._closing or _closing(prev) or _closing(status)
+        self._closing = None
         if expected:
             return []
+        if requested is not None:
+            verb = "destroyed" if requested == "destroy" else "closed"
+            return self._emit([Notice(
+                Kind.ENVIRONMENT_CLOSED, f"Environment {verb}",
+                f"The worker environment was {verb} on request, not from this client (another "
+                f"client or a script). Open it again to continue.", "info")])
         return self._emit([Notice(
-            Kind.ENVIRONMENT_CLOSED, "Environment closed",
-            "The worker environment closed without a close or destroy from this client (the "
-            "worker may have crashed, or another client closed it). Open it again to continue.",
-            "error")])
+            Kind.ENVIRONMENT_CLOSED, "Environment gone",
+            "The worker environment disappeared without a close request: the worker may have "
+            "crashed or been killed. Open it again to continue.", "warning")])
 
     def _emit(self, notices: list[Notice]) -> list[Notice]:
         return [n for n in notices if n.kind in self.enabled]
+
+
+def _closing(status: Mapping[str, Any]) -> str | None:
+    """"close" / "destroy" while the status shows the environment being closed, else None."""
+    state = status.get("manager_state")
+    if state == "destroying_environment":
+        return "destroy"
+    if state == "closing_environment" or status.get("worker_environment_state") == "closing":
+        return "close"
+    return None
 
 
 def _paused(status: Mapping[str, Any]) -> bool:

@@ -206,7 +206,35 @@ def test_already_paused_when_first_seen_is_not_news(rules: NotifyRules, clock: C
 def test_environment_crash_is_reported(rules: NotifyRules, clock: Clock) -> None:
     out = feed(rules, clock, (0, st("idle", 0)), (1, st("idle", 0, env=False, re_state=None)))
     (notice,) = [n for _t, n in out]
-    assert notice.kind is Kind.ENVIRONMENT_CLOSED and notice.level == "error"
+    assert notice.kind is Kind.ENVIRONMENT_CLOSED and notice.level == "warning"
+    assert "may have crashed" in notice.text
+
+
+@pytest.mark.parametrize("closing", [{"manager_state": "closing_environment"},
+                                     {"worker_environment_state": "closing"}])
+def test_close_by_another_client_is_information(rules: NotifyRules, clock: Clock,
+                                                closing: dict) -> None:
+    """Another operator closed the environment on purpose: the status passed through closing."""
+    out = feed(rules, clock, (0, st("idle", 0)), (1, {**st("idle", 0), **closing}),
+               (2, st("idle", 0, env=False)))
+    (notice,) = [n for _t, n in out]
+    assert notice.kind is Kind.ENVIRONMENT_CLOSED and notice.level == "info"
+    assert "closed on request" in notice.text and "crash" not in notice.text
+
+
+def test_destroy_by_another_client_is_information(rules: NotifyRules, clock: Clock) -> None:
+    out = feed(rules, clock, (0, st("idle", 0)), (1, st("destroying_environment", 0)),
+               (2, st("idle", 0, env=False)))
+    (notice,) = [n for _t, n in out]
+    assert notice.level == "info" and "destroyed on request" in notice.text
+
+
+def test_a_close_that_did_not_happen_is_forgotten(rules: NotifyRules, clock: Clock) -> None:
+    """Closing, then open and idle again (the close failed); a later disappearance is a crash."""
+    out = feed(rules, clock, (0, st("idle", 0)), (1, st("closing_environment", 0)),
+               (2, st("idle", 0)), (30, st("idle", 0, env=False)))
+    (notice,) = [n for _t, n in out]
+    assert notice.level == "warning" and "may have crashed" in notice.text
 
 
 def test_requested_close_is_quiet_but_only_once(rules: NotifyRules, clock: Clock) -> None:
