@@ -20,7 +20,7 @@ import asyncio
 import copy
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .exceptions import (
@@ -96,6 +96,9 @@ class REManagerAPIBase(RequestBuilder, WaitMethods, ClientMonitors):
         self._status_timestamp: float | None = None
         self._status_lock = None
         self._cache = ReplyCache()
+        #: called as ``observer(method, seconds)`` after every answered request (send to decoded
+        #: reply), so the session can learn how long the serial server takes to answer
+        self.reply_observers: list[Callable[[str, float], None]] = []
         # history_get: items equal to the previous reply's are handed back as those objects
         self._reuse: dict[str, Reuse] = (
             {"history": Reuse(item_uid_key)} if reuse_unchanged_items else {})
@@ -141,11 +144,15 @@ class REManagerAPIBase(RequestBuilder, WaitMethods, ClientMonitors):
         request = {"method": method, "params": params}
         if not self._transport.supports_reuse:
             reuse = None
+        started = time.monotonic()
         try:
             response, raw = await self._request(method, params or {}, timeout=timeout,
                                                 reuse=reuse)
         except TransportTimeout as ex:
             raise RequestTimeoutError(ex, request) from ex
+        seconds = time.monotonic() - started
+        for observer in self.reply_observers:
+            observer(method, seconds)
         if self._request_fail_exceptions and not is_success(response):
             raise RequestFailedError(request, response)
         return response, raw

@@ -86,6 +86,7 @@ class Attention:
         events.status_changed.connect(self._on_status)
         events.queue_changed.connect(self._on_queue)
         events.history_changed.connect(self._on_history)
+        events.history_policy_changed.connect(self._on_history_policy)
         events.connection_changed.connect(lambda *_: self.refresh())
         tracker.changed.connect(self._on_execution)
 
@@ -135,6 +136,11 @@ class Attention:
 
     def _on_history(self, items: Sequence[Mapping[str, Any]]) -> None:
         if self.watch.on_history(items):
+            self._take_alarm()
+
+    def _on_history_policy(self) -> None:
+        """The history is withheld (or read again): an unread alarm says what it waits for."""
+        if self.watch.history_withheld(self._state.history_withheld):
             self._take_alarm()
 
     def _on_execution(self, execution: Execution) -> None:

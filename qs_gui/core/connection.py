@@ -11,6 +11,11 @@ between, so the GUI keeps painting while 10^5 console messages arrive.
 socket is never encrypted, so with a wrong CURVE key (or a wedged control socket) pushes keep
 coming while every request times out. After a control failure, pushes keep the status display
 live, but only an answered request makes the indicator "Connected".
+
+A busy server is not a lost one (``core/liveness``): while this client's bulk read is served,
+or a silence is short enough to be another client's large read, the indicator stays Connected
+and ``SessionState.server_busy`` says what the server is busy with; the advice about the address
+and the CURVE key is given only where it can be true.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from ..client.transport import BULK_METHODS as TRANSPORT_BULK_METHODS
 from .access import Problem, classify
 from .formatting import count
 from .gates import Connection
+from .history_policy import HistoryPolicy
+from .liveness import SILENT_CEILING, ReplyLog, busy_grace, describe_silence, describe_wait
 from .replies import MalformedReply, sanitize_status, server_message
 from .session_state import SessionEvents, SessionState
 from .tracking import ExecutionTracker
@@ -42,6 +49,8 @@ BULK_METHODS = frozenset({"queue_get", "history_get", "queue_item_add_batch"}) |
 
 LISTEN_BUDGET = 0.008  # seconds of info-socket reading per batch before yielding to the GUI
 LISTEN_BATCH = 5000
+BUSY_SHOW_AFTER = 0.5  # an own bulk read outstanding this long is shown as "busy" (seconds)
+BUSY_REFRESH = 0.5  # how often the busy detail's "so far" is brought up to date (seconds)
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,15 @@ class ConnectionSupervisor:
     def __init__(self, api: REManagerAPI, state: SessionState, events: SessionEvents,
                  tracker: ExecutionTracker, *, timing: Timing, use_monitor: bool,
                  on_verified_status: Callable[[dict, bool], None],
-                 on_control_lost: Callable[[], None]) -> None:  # fmt: skip
+                 on_control_lost: Callable[[], None],
+                 policy: HistoryPolicy | None = None) -> None:  # fmt: skip
         self._api = api
+        self.policy = policy or HistoryPolicy()  # predicts what a large read costs the server
+        self.replies = ReplyLog()  # this client's answered requests and their durations
+        observers = getattr(api, "reply_observers", None)
+        if isinstance(observers, list):
+            observers.append(self.replies.record)
+        self._busy_kind: str | None = None  # "wait" (own request out) or "silence"
         self.state = state
         self.events = events
         self.tracker = tracker
@@ -106,6 +122,7 @@ class ConnectionSupervisor:
         self._oversized_seen = 0
         self._reconnected = asyncio.Event()
         self._control_timeouts = 0  # consecutive control requests without a reply
+        self._dead_after = 0.0  # the last patient poll's timeout (0: a plain poll)
         self.control_verified = False  # a control reply arrived since the last failure
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -163,6 +180,58 @@ class ConnectionSupervisor:
             self._reconnected.set()
         self.events.connection_changed.emit(state, detail)
 
+    # -- a busy server ----------------------------------------------------------------------
+    def set_busy(self, kind: str | None, text: str | None) -> None:
+        """Show (or clear, with None) what the server is busy with; never an error."""
+        self._busy_kind = kind if text else None
+        if text != self.state.server_busy:
+            self.state.server_busy = text
+            self.events.server_busy_changed.emit(text)
+
+    def expected_block(self) -> float:
+        """Predicted server seconds of the largest read anyone could be making now."""
+        status = self.state.status or {}
+        history, queue = status.get("items_in_history"), status.get("items_in_queue")
+        per_item = self.policy.seconds_per_item
+        return max(self.policy.predict(history if isinstance(history, int) else 0),
+                   per_item * (queue if isinstance(queue, int) and queue > 0 else 0))
+
+    def busy_grace(self, *, pushes_alive: bool) -> float:
+        """How long a silence may be a busy server rather than a lost one (0: it cannot)."""
+        return busy_grace(self.expected_block(), self.replies.slowest(),
+                          pushes_alive=pushes_alive)
+
+    def _last_heard(self) -> float | None:
+        times = [t for t in (self._last_status_at, self._last_push_at, self.replies.last_at)
+                 if t is not None]
+        return max(times, default=None)
+
+    def _silence_text(self, silence: float) -> str:
+        status = self.state.status or {}
+        items = status.get("items_in_history")
+        items = items if isinstance(items, int) else None
+        return describe_silence(silence, items, self.policy.predict(items))
+
+    def _own_wait_text(self) -> str | None:
+        """The busy detail while this client's bulk request is outstanding (None: none)."""
+        in_flight = self._api.transport.in_flight
+        if in_flight is None or in_flight[0] not in BULK_METHODS:
+            return None
+        method, started = in_flight
+        waited = time.monotonic() - started
+        if waited < BUSY_SHOW_AFTER:
+            return None
+        key = "items_in_history" if method == "history_get" else "items_in_queue"
+        items = (self.state.status or {}).get(key)
+        return describe_wait(method, items if isinstance(items, int) else None, waited)
+
+    def _refresh_busy(self) -> None:
+        text = self._own_wait_text()
+        if text is not None:
+            self.set_busy("wait", text)
+        elif self._busy_kind == "wait":
+            self.set_busy(None, None)
+
     @property
     def request_timeout(self) -> float:
         """The client's request timeout (seconds)."""
@@ -200,6 +269,8 @@ class ConnectionSupervisor:
         """A reply arrived on the control socket."""
         self._control_timeouts = 0
         self.control_verified = True
+        if self._busy_kind == "silence":
+            self.set_busy(None, None)
 
     def control_lost(self) -> None:
         """A status poll failed, or a request in flight was judged dead."""
@@ -209,6 +280,14 @@ class ConnectionSupervisor:
         """A command, fetch or check got no reply; two in a row while the indicator says
         connected (pushes still arriving) take it offline until a poll is answered."""
         self._control_timeouts += 1
+        heard = self._last_heard()
+        # the request waited its timeout: a fake transport may fail at once, a real one cannot
+        silence = max(self.request_timeout,
+                      0.0 if heard is None else time.monotonic() - heard)
+        if self.control_verified and silence < self.busy_grace(
+                pushes_alive=self._pushes_alive()):
+            self.set_busy("silence", self._silence_text(silence))
+            return  # a large read (perhaps another client's) explains it: busy, not lost
         if self._control_timeouts >= 2 and self.control_verified:
             self.control_verified = False
             if self.state.connection in (Connection.CONNECTED, Connection.NO_STATUS):
@@ -249,7 +328,7 @@ class ConnectionSupervisor:
                     continue
                 if verdict == "dead":
                     self.control_lost()
-                result = "dead" if verdict == "dead" else await self._poll_status()
+                result = "dead" if verdict == "dead" else await self._patient_poll()
                 if result == "ok":
                     failures = 0
                 else:
@@ -262,41 +341,88 @@ class ConnectionSupervisor:
                     else:
                         reason = self._last_failure if result == "failed" else (
                             f"no reply from {self.state.address} within "
-                            f"{self.poll_timeout:g} s")
+                            f"{max(self.poll_timeout, self._dead_after):g} s")
+                        self.set_busy(None, None)
                         self.set_connection(Connection.OFFLINE,
                                             self._offline_detail(reason, delay))
                     await self._wake.sleep(delay)
                     continue
             elif age >= self.timing.stale_after and self.state.connection is Connection.CONNECTED:
                 self.set_connection(Connection.NO_STATUS, f"no status for {age:.0f} s")
+            self._refresh_busy()
             last = self._last_status_at or time.monotonic()
-            await self._wake.sleep(max(0.02, last + self.timing.watchdog_after - time.monotonic()))
+            delay = max(0.02, last + self.timing.watchdog_after - time.monotonic())
+            if self._api.transport.in_flight is not None or self._busy_kind is not None:
+                delay = min(delay, BUSY_REFRESH)  # keep the "so far" of the busy detail true
+            await self._wake.sleep(delay)
 
     def _judge_in_flight(self) -> str:
         """Liveness from a request already awaiting its reply (a poll would queue behind it).
 
         "poll": nothing in flight; "wait": give it time; "dead": a small request went
-        unanswered for longer than a poll may take. A bulk fetch (queue/history) may take the
-        server seconds, so while one is pending the status is only reported as stale.
+        unanswered for longer than a poll may take, or than a busy server could stay silent.
+        A bulk fetch (queue/history) may take the server seconds: while one is pending the
+        server is busy (``server_busy``), and stale only after a silence its own watchdog
+        would not allow.
         """
         in_flight = self._api.transport.in_flight
         if in_flight is None:
+            self._refresh_busy()
             return "poll"
         method, started = in_flight
         waited = time.monotonic() - started
         if method in BULK_METHODS:
+            # The server is serving our read: busy, not lost. Only a silence longer than the
+            # manager's own watchdog allows a blocked loop means no status is coming.
             age = time.monotonic() - (self._last_status_at or started)
-            if age >= self.timing.stale_after and self.state.connection is Connection.CONNECTED:
-                self.set_connection(Connection.NO_STATUS,
+            if age >= SILENT_CEILING and self.state.connection is Connection.CONNECTED:
+                self.set_busy(None, None)
+                self.set_connection(Connection.NO_STATUS, f"no status for {age:.0f} s while "
                                     f"waiting {waited:.0f} s for the reply to {method}")
+            elif self.state.connection is Connection.CONNECTED:
+                self._refresh_busy()
             return "wait"
-        return "dead" if waited >= self.poll_timeout else "wait"
+        if waited < self.poll_timeout:
+            return "wait"
+        pushes = self._last_push_at is not None and (
+            time.monotonic() - self._last_push_at < self.timing.watchdog_after)
+        if self.control_verified and waited < self.busy_grace(pushes_alive=pushes):
+            self.set_busy("silence", describe_wait(method, None, waited))
+            return "wait"
+        return "dead"
 
-    async def _poll_status(self) -> str:
+    async def _patient_poll(self) -> str:
+        """A status poll that waits as long as a busy server may plausibly stay silent.
+
+        With nothing large on the server (grace 0) it is the plain poll, as fast as ever.
+        Otherwise one poll waits out the grace (the serial server answers it the moment it is
+        free) while the busy detail says how long it has been silent.
+        """
+        self._dead_after = 0.0
+        heard = self._last_heard()
+        grace = self.busy_grace(pushes_alive=False) if (
+            self.control_verified and self.state.connection is Connection.CONNECTED) else 0.0
+        now = time.monotonic()
+        if grace <= 0 or heard is None or heard + grace <= now + self.poll_timeout:
+            return await self._poll_status()
+        self._dead_after = heard + grace - now
+        task = asyncio.ensure_future(self._poll_status(self._dead_after))
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=BUSY_REFRESH)
+                if done:
+                    return task.result()
+                if time.monotonic() - now >= self.poll_timeout:
+                    self.set_busy("silence", self._silence_text(time.monotonic() - heard))
+        finally:
+            if not task.done():
+                task.cancel()
+
+    async def _poll_status(self, timeout: float | None = None) -> str:
         """One status poll: "ok", "failed" (no/undecodable reply) or "malformed" (a reply
         that is not a usable status); the reason is kept in ``_last_failure``."""
         self.state.polls_sent += 1
-        timeout = self.poll_timeout
+        timeout = self.poll_timeout if timeout is None else timeout
         started = time.monotonic()
         try:
             status = await self._api.send_request(method="status", timeout=timeout)
@@ -381,6 +507,8 @@ class ConnectionSupervisor:
         s = self.state
         reconnected = s.connection in (Connection.OFFLINE, Connection.CONNECTING)
         self._last_status_at = time.monotonic()
+        if self._busy_kind == "silence":
+            self.set_busy(None, None)  # the server speaks again
         if pushed:
             self._last_push_at = self._last_status_at
         self._api.update_status(status)

@@ -1,5 +1,10 @@
 """Uid-driven fetching: queue, history, plans, devices and lock info are read only when their
-``*_uid`` in the status changes, once per uid, with a back-off while a fetch keeps failing."""
+``*_uid`` in the status changes, once per uid, with a back-off while a fetch keeps failing.
+
+The history is read only when ``core/history_policy`` allows it: a costly read is coalesced or
+withheld (the operator may still choose :meth:`Fetcher.load_history_now`), and a costly
+background read is not sent while an operator command is in flight, so a command never queues
+in the serial server behind a read that had not been sent yet."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client import REManagerAPI
 from ..client.exceptions import RequestFailedError, RequestTimeoutError
+from .history_policy import HistoryPolicy, Verdict
 from .replies import MalformedReply, as_mapping, checked_items, checked_map
 from .session_state import SessionEvents, SessionState
 from .tracking import ExecutionTracker
@@ -26,18 +32,26 @@ UID_KEYS = {
     "lock": "lock_info_uid",
 }
 FETCH_BACKOFF_MAX = 30.0  # seconds between retries of a fetch that keeps failing
+#: a background history read predicted to cost the server more than this waits for operator
+#: commands in flight to be answered first (seconds)
+YIELD_TO_COMMANDS = 0.05
 
 
 class Fetcher:
     """Keeps ``queue``/``history``/... of the session state in step with the status uids."""
 
     def __init__(self, api: REManagerAPI, state: SessionState, events: SessionEvents,
-                 tracker: ExecutionTracker, health: ConnectionSupervisor) -> None:  # fmt: skip
+                 tracker: ExecutionTracker, health: ConnectionSupervisor,
+                 policy: HistoryPolicy | None = None) -> None:  # fmt: skip
         self._api = api
         self.state = state
         self.events = events
         self.tracker = tracker
         self.health = health
+        self.policy = policy or health.policy
+        self._history_timer: asyncio.TimerHandle | None = None
+        self._history_note = ""  # why the history waits (coalesced or withheld), shown
+        events.busy_changed.connect(self._commands_changed)
         self._fetched: dict[str, Any] = dict.fromkeys(UID_KEYS)  # status uid last fetched for
         self._reply_uid: dict[str, Any] = dict.fromkeys(UID_KEYS)  # uid the reply carried
         self._fetch_tasks: dict[str, asyncio.Task] = {}
@@ -49,6 +63,9 @@ class Fetcher:
 
     def stopped(self) -> None:
         self._fetch_tasks.clear()
+        if self._history_timer is not None:
+            self._history_timer.cancel()
+            self._history_timer = None
 
     def on_status(self, status: Mapping[str, Any], reconnected: bool) -> None:
         """A verified status: fetch each category whose uid changed (all after a reconnect,
@@ -57,6 +74,10 @@ class Fetcher:
             self._fetched = dict.fromkeys(UID_KEYS)
             self._reply_uid = dict.fromkeys(UID_KEYS)
             self._fetch_failures = dict.fromkeys(UID_KEYS, 0)
+            self.policy.reset()
+        items = status.get("items_in_history")
+        self.policy.note_status(status.get("plan_history_uid"),
+                                items if isinstance(items, int) else None)
         for category, key in UID_KEYS.items():
             if status.get(key) != self._fetched[category]:
                 self.schedule(category)
@@ -67,6 +88,61 @@ class Fetcher:
         for task in self._fetch_tasks.values():
             if task is not current and not task.done():
                 task.cancel()
+
+    # -- the history policy ------------------------------------------------------------------
+    def load_history_now(self) -> None:
+        """The operator chose to read the history now, whatever it costs."""
+        self.policy.load_now()
+        self._fetched["history"] = None
+        self._reply_uid["history"] = None
+        self._fetch_failures["history"] = 0
+        self.schedule("history")
+
+    def _commands_changed(self) -> None:
+        """A command finished: a history read held back for it may go now."""
+        if not self.state.in_flight and self._history_note == "":
+            status = self.state.status or {}
+            if status.get(UID_KEYS["history"]) != self._fetched["history"]:
+                self.schedule("history")
+
+    def _set_withheld(self, reason: str | None, note: str) -> None:
+        changed = reason != self.state.history_withheld or note != self._history_note
+        self.state.history_withheld = reason
+        self._history_note = note
+        self.tracker.history_withheld(reason)
+        if changed:
+            self.events.history_policy_changed.emit()
+
+    @property
+    def history_note(self) -> str:
+        """Why the shown history may be behind: coalesced or withheld ("" when current)."""
+        return self._history_note
+
+    def _history_gate(self) -> bool:
+        """May the history be read now? Otherwise arranges the retry (or says why not)."""
+        decision = self.policy.decide()
+        if decision.verdict is Verdict.WITHHOLD:
+            self._set_withheld(decision.reason, decision.reason)
+            return False
+        if decision.verdict is Verdict.WAIT:
+            self._set_withheld(None, decision.reason)
+            self._retry_history(decision.delay)
+            return False
+        if self.state.in_flight and decision.predicted > YIELD_TO_COMMANDS:
+            self._set_withheld(None, "")
+            return False  # _commands_changed schedules it once the commands are answered
+        self._set_withheld(None, "")
+        return True
+
+    def _retry_history(self, delay: float) -> None:
+        if self._history_timer is not None:
+            self._history_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._history_timer = loop.call_later(delay, self._history_due)
+
+    def _history_due(self) -> None:
+        self._history_timer = None
+        self.schedule("history")
 
     def schedule(self, category: str) -> None:
         task = self._fetch_tasks.get(category)
@@ -86,6 +162,8 @@ class Fetcher:
             wanted = self.state.status.get(key)
             if wanted == self._fetched[category] or (
                     wanted is not None and wanted == self._reply_uid[category]):
+                return
+            if category == "history" and not self._history_gate():
                 return
             try:
                 uid = await self._fetch(category)
@@ -129,8 +207,17 @@ class Fetcher:
             events.queue_changed.emit(s.queue, s.running_item)
             return reply.get("plan_queue_uid")
         if category == "history":
+            self.policy.started()
+            sent, started = self.health.replies.count, time.monotonic()
             reply = as_mapping(await api.history_get(), "history_get")
-            s.history = checked_items(reply, "items")
+            items = checked_items(reply, "items")
+            answered = self.health.replies.last("history_get")
+            if self.health.replies.count > sent and answered is not None:
+                # a request was sent (not a cache hit): learn what a read costs the server
+                self.policy.record_read(len(items), answered.seconds, started=started)
+            s.history = items
+            self.policy.shown(reply.get("plan_history_uid"))
+            self.events.history_policy_changed.emit()
             self.tracker.on_history(s.history)
             events.history_changed.emit(s.history)
             return reply.get("plan_history_uid")

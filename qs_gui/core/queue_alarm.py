@@ -22,7 +22,9 @@ How it is told, from what the client already receives (Qt-free; fed by the sessi
   the front (re-manager-protocol.md, "Queue behaviour"), so ``items_in_queue`` is one more than
   while it ran. Then the alarm fires at once and says the detail is not read yet; the history,
   once read, fills in (or withdraws it, if the item in fact completed). Loop mode re-appends
-  every item, so the count says nothing there and only the history decides.
+  every item, so the count says nothing there and only the history decides. While the history
+  is withheld (:meth:`QueueAlarmWatch.history_withheld`), the alarm says that its detail waits
+  for a history read the operator must allow.
 * **The requeued item has a new uid** (``set_new_item_uuid`` in the server's
   ``_set_processed_item_as_stopped``) but carries the history's ``result``; it is recognised in
   the queue (:meth:`on_queue`) by that result, or by being an equal item at the front.
@@ -77,6 +79,7 @@ class QueueAlarm:
     requested: bool = False  # an abort/halt sent from this client
     requeued_uid: str | None = None
     item: Mapping[str, Any] | None = None  # the item as it ran, when known
+    waits_for: str = ""  # why the history is not read automatically ("" when it is)
 
     @property
     def level(self) -> str:
@@ -92,8 +95,12 @@ class QueueAlarm:
     @property
     def text(self) -> str:
         if not self.detail_read:
-            return (f"{self.name} went back to the front of the queue (failed, aborted or "
-                    f"halted). The detail is not read yet: the history has not been loaded.")
+            text = (f"{self.name} went back to the front of the queue (failed, aborted or "
+                    f"halted). ")
+            if self.waits_for:
+                return text + (f"The detail waits for a history read you must allow "
+                               f"({self.waits_for}).")
+            return text + "The detail is not read yet: the history has not been loaded."
         first = self.msg.strip().splitlines()[0] if self.msg.strip() else ""
         why = first or "The server gave no message."
         why += "" if why.endswith((".", "!", "?")) else "."
@@ -124,6 +131,7 @@ class QueueAlarmWatch:
         self._uncertain: deque[str] = deque(maxlen=200)  # maybe Execute now (see on_status)
         self._front: list[Mapping[str, Any]] = []  # the first queued items of the last reply
         self._pending: dict[str, Mapping[str, Any]] = {}  # uncertain uid -> its history entry
+        self._withheld = ""  # why the history is not read automatically
 
     # -- what this client did -------------------------------------------------------------------
     def note_execute_now(self, uid: str) -> None:
@@ -135,6 +143,16 @@ class QueueAlarmWatch:
         """This client sent ``request`` ("queue_stop", "re_stop", "re_abort", "re_halt")."""
         if request in _REQUESTS:
             self._requested.add(request)
+
+    def history_withheld(self, reason: str | None) -> bool:
+        """The history is (reason) or is again (None) read automatically; True when the alarm's
+        words changed."""
+        self._withheld = reason or ""
+        alarm = self.alarm
+        if alarm is None or alarm.detail_read or alarm.waits_for == self._withheld:
+            return False
+        self.alarm = replace(alarm, waits_for=self._withheld)
+        return True
 
     def acknowledge(self) -> None:
         """The operator saw the alarm: it stops being shown (the history keeps the record)."""
@@ -187,7 +205,8 @@ class QueueAlarmWatch:
             return False
         item = self._items.get(uid)
         requested = bool(self._requested & {"re_abort", "re_halt"})
-        self.alarm = QueueAlarm(_name(item), uid, requested=requested, item=item)
+        self.alarm = QueueAlarm(_name(item), uid, requested=requested, item=item,
+                                waits_for=self._withheld)
         self.last_stop = StopReason("unknown", f"{_name(item)} did not complete and went back to "
                                                f"the queue (history not read yet)")  # fmt: skip
         return True

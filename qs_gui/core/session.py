@@ -33,6 +33,7 @@ from .command_runner import CommandRunner
 from .connection import BULK_METHODS, ConnectionSupervisor, Timing
 from .fetching import UID_KEYS, Fetcher
 from .gates import Connection
+from .history_policy import HistoryPolicy, Staleness
 from .operations import Operations
 from .operator_state import OperatorState
 from .outcome import Outcome, OutcomeKind
@@ -48,17 +49,21 @@ class Session:
     """Owns the client's background work and the latest server state (see module docstring)."""
 
     def __init__(self, api: REManagerAPI, *, use_monitor: bool = True,
-                 timing: Timing | None = None) -> None:
+                 timing: Timing | None = None, history_policy: HistoryPolicy | None = None,
+                 ) -> None:  # fmt: skip
         self._api = api
         self.state = SessionState(address=api.server_address)
         self.events = SessionEvents()
         self.tracker = ExecutionTracker()
+        self.history_policy = history_policy or HistoryPolicy()
         self.supervisor = ConnectionSupervisor(
             api, self.state, self.events, self.tracker, timing=timing or Timing(),
             use_monitor=use_monitor,
             on_verified_status=self._on_verified_status,
-            on_control_lost=lambda: self.fetcher.cancel_pending())
-        self.fetcher = Fetcher(api, self.state, self.events, self.tracker, self.supervisor)
+            on_control_lost=lambda: self.fetcher.cancel_pending(),
+            policy=self.history_policy)
+        self.fetcher = Fetcher(api, self.state, self.events, self.tracker, self.supervisor,
+                               self.history_policy)
         self.runner = CommandRunner(api, self.state, self.events, self.tracker, self.supervisor)
         self.attention = Attention(self.state, self.events, self.tracker)
         self.ops = Operations(api, self.runner, on_request=self.attention.expect)
@@ -69,6 +74,8 @@ class Session:
         self.lock_info_changed, self.console_text = e.lock_info_changed, e.console_text
         self.message, self.busy_changed = e.message, e.busy_changed
         self.principal_changed, self.login_required = e.principal_changed, e.login_required
+        self.server_busy_changed = e.server_busy_changed  #: (text | None)
+        self.history_policy_changed = e.history_policy_changed  #: ()
         self.operator_state_changed = self.attention.changed  #: (OperatorState)
         self.alarm_changed = self.attention.alarm_changed  #: (Failure | None)
         self._principal_task: asyncio.Task | None = None
@@ -191,6 +198,34 @@ class Session:
 
     async def execute_now(self, item: Mapping[str, Any], action: str = "execute_now") -> Outcome:
         return await self.runner.execute_now(item, action=action)
+
+    # -- the history policy ---------------------------------------------------------------------
+    def load_history_now(self) -> None:
+        """Read the history now, whatever it costs the server: the operator's explicit choice
+        (the window confirms it when ``history_withheld`` is set)."""
+        self.fetcher.load_history_now()
+
+    @property
+    def history_withheld(self) -> str | None:
+        """Why the history is not read automatically (None: it is), e.g. "the history has
+        100,000 items; reading it blocks the RE Manager for about 6 s, and its watchdog
+        restarts it after 5 s"."""
+        return self.state.history_withheld
+
+    @property
+    def history_note(self) -> str:
+        """Why the shown history may be behind (coalesced or withheld); "" when it is not."""
+        return self.fetcher.history_note
+
+    @property
+    def history_staleness(self) -> Staleness:
+        """Changes not read yet and the time since the shown history was read."""
+        return self.history_policy.staleness
+
+    @property
+    def server_busy(self) -> str | None:
+        """What the (slow, but there) server is busy with; None when it answers promptly."""
+        return self.state.server_busy
 
     # -- what the views read ------------------------------------------------------------------
     @property

@@ -36,6 +36,11 @@ class SessionState:
     principal: Principal | None = None
     #: over HTTP: the credentials were refused (401), a new login is needed
     login_needed: str | None = None
+    #: the server is slow but there (a large read being served, ours or another client's):
+    #: what it is busy with, in plain words; None when it answers promptly. Never an error.
+    server_busy: str | None = None
+    #: why the history is not read automatically (too costly for the server), or None
+    history_withheld: str | None = None
 
     def __post_init__(self) -> None:
         if not self.connection_detail:
@@ -59,6 +64,11 @@ class SessionEvents:
         self.principal_changed = Event("principal_changed")  #: (Principal | None)
         #: (reason): over HTTP the credentials were refused; the window asks for a login
         self.login_required = Event("login_required")
+        #: (text | None): ``SessionState.server_busy`` changed
+        self.server_busy_changed = Event("server_busy_changed")
+        #: (): the history policy's state changed (withheld / deferred / staleness); read
+        #: ``Session.history_status``
+        self.history_policy_changed = Event("history_policy_changed")
 
     def all(self) -> list[Event]:
         return [v for v in vars(self).values() if isinstance(v, Event)]

@@ -3,6 +3,10 @@
 The reply to ``item_execute`` only means "started"; the operator wants to know how it ended. The
 returned ``item_uid`` is watched in the status (``running_item_uid``) and then in the history,
 whose last entries are searched from the end (new entries are appended there).
+
+When the item stops running, the status alone says "ended" at once; the outcome comes with the
+next history read. If the history is too large to be read automatically (``core/history_policy``)
+the execution says so (``awaiting``): the result waits for a read the operator must allow.
 """
 
 from __future__ import annotations
@@ -28,10 +32,27 @@ class Execution:
     traceback: str = ""
     item: Mapping[str, Any] = field(default_factory=dict)
     submitted_at: float = 0.0
+    #: "ended" but the history holding the result is not read automatically: why (else "")
+    awaiting: str = ""
 
     @property
     def finished(self) -> bool:
         return self.state in FINAL_STATES
+
+    @property
+    def ended(self) -> bool:
+        """No longer running: finished, or ended with the result still to be read."""
+        return self.state == "ended" or self.finished
+
+    @property
+    def waiting_text(self) -> str:
+        """Plain words for an ended execution whose result is not read yet ("" otherwise)."""
+        if self.state != "ended":
+            return ""
+        if self.awaiting:
+            return (f"{self.name} finished; the result waits for a history read you must "
+                    f"allow ({self.awaiting}).")
+        return f"{self.name} finished; reading its result from the history."
 
 
 class ExecutionTracker:
@@ -40,6 +61,7 @@ class ExecutionTracker:
     def __init__(self, search_depth: int = 200):
         self._active: dict[str, Execution] = {}
         self._search_depth = search_depth
+        self._withheld = ""  # why the history is not read automatically ("" when it is)
         self.last: Execution | None = None
         self.changed = Event("execution_changed")
 
@@ -70,6 +92,16 @@ class ExecutionTracker:
         execution = self._active.get(running) if isinstance(running, str) else None
         if execution is not None and execution.state == "submitted":
             self._set(replace(execution, state="running"))
+        for execution in list(self._active.values()):
+            if execution.state == "running" and execution.uid != running:
+                self._set(replace(execution, state="ended", awaiting=self._withheld))
+
+    def history_withheld(self, reason: str | None) -> None:
+        """The history is (reason) or is again (None) read automatically."""
+        self._withheld = reason or ""
+        for execution in list(self._active.values()):
+            if execution.state == "ended" and execution.awaiting != self._withheld:
+                self._set(replace(execution, awaiting=self._withheld))
 
     def on_history(self, items: Sequence[Mapping[str, Any]]) -> None:
         if not self._active:
