@@ -142,7 +142,9 @@ class CommandRunner:
         queue = checked_items(reply, "items")
         running = reply.get("running_item") or {}
         history = None
-        if method in reconcile_module.NEEDS_HISTORY:
+        # A history too large to read automatically is not read here either: the verdict then
+        # says the history could not be checked (the operator may load it and look).
+        if method in reconcile_module.NEEDS_HISTORY and not self.health.policy.too_costly():
             history = checked_items(
                 as_mapping(await self._api.history_get(reload=True), "history_get"), "items")
         return reconcile_module.ServerState(

@@ -169,6 +169,11 @@ class HistoryPolicy:
                 f"(next in {_seconds(wait)})"))
         return Decision(Verdict.READ, predicted=cost)
 
+    def too_costly(self, items: int | None = None) -> bool:
+        """A read of ``items`` (default: the latest status's count) is never made without the
+        operator's choice: not even to check what became of a request whose reply was lost."""
+        return self.predict(self._items if items is None else items) > self.safety_limit
+
     def started(self) -> None:
         """A read was sent: a Load now permission is used up."""
         self._allow_once = False

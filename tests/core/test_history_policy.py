@@ -141,3 +141,10 @@ def test_reset_forgets_what_is_shown(policy: HistoryPolicy) -> None:
     policy.reset()
     policy.note_status("h1", 10)  # a restarted server: the same uid is news again
     assert policy.staleness.changes_unread == 1
+
+
+def test_too_costly_uses_the_latest_count(policy: HistoryPolicy) -> None:
+    policy.note_status("h1", 10_000)
+    assert not policy.too_costly()
+    policy.note_status("h2", 100_000)
+    assert policy.too_costly() and not policy.too_costly(1000)

@@ -367,3 +367,22 @@ def test_queue_alarm_says_what_its_detail_waits_for(withheld):
             watch.alarm.text
         assert watch.history_withheld(None)  # read again automatically: the words change
     assert "The detail is not read yet" in watch.alarm.text
+
+
+def test_lost_reply_is_not_checked_with_a_history_read_the_server_cannot_afford():
+    """Reconciling a lost Execute-now reply normally reads the history; not a 100k one."""
+    async def scenario():
+        server = SerialServer(items_in_history=100_000, worker_environment_exists=True)
+        session, messages, _ = make(server, use_monitor=True)
+        await session.start()
+        push(session, server.status)
+        await until(lambda: session.history_withheld is not None)
+        server.timeout_recv = 0.05
+        server.times_out.add("queue_item_execute")
+        outcome = await session.execute_now({"item_type": "plan", "name": "count"})
+        assert outcome.timed_out and outcome.reconciled == "unknown"
+        assert "history_get" not in server.methods()
+        assert any("history could not be checked" in text for _, text in messages)
+        await session.stop()
+
+    asyncio.run(scenario())
