@@ -35,7 +35,7 @@ from .access import Problem, classify
 from .formatting import count
 from .gates import Connection
 from .history_policy import HistoryPolicy
-from .liveness import SILENT_CEILING, ReplyLog, busy_grace, describe_silence, describe_wait
+from .liveness import SILENT_CEILING, BusyJudge, ReplyLog, describe_wait
 from .replies import MalformedReply, sanitize_status, server_message
 from .session_state import SessionEvents, SessionState
 from .tracking import ExecutionTracker
@@ -102,6 +102,7 @@ class ConnectionSupervisor:
         observers = getattr(api, "reply_observers", None)
         if isinstance(observers, list):
             observers.append(self.replies.record)
+        self.busy = BusyJudge(self.policy, self.replies)
         self._busy_kind: str | None = None  # "wait" (own request out) or "silence"
         self.state = state
         self.events = events
@@ -188,18 +189,9 @@ class ConnectionSupervisor:
             self.state.server_busy = text
             self.events.server_busy_changed.emit(text)
 
-    def expected_block(self) -> float:
-        """Predicted server seconds of the largest read anyone could be making now."""
-        status = self.state.status or {}
-        history, queue = status.get("items_in_history"), status.get("items_in_queue")
-        per_item = self.policy.seconds_per_item
-        return max(self.policy.predict(history if isinstance(history, int) else 0),
-                   per_item * (queue if isinstance(queue, int) and queue > 0 else 0))
-
     def busy_grace(self, *, pushes_alive: bool) -> float:
         """How long a silence may be a busy server rather than a lost one (0: it cannot)."""
-        return busy_grace(self.expected_block(), self.replies.slowest(),
-                          pushes_alive=pushes_alive)
+        return self.busy.grace(self.state.status, pushes_alive=pushes_alive)
 
     def _last_heard(self) -> float | None:
         times = [t for t in (self._last_status_at, self._last_push_at, self.replies.last_at)
@@ -207,10 +199,7 @@ class ConnectionSupervisor:
         return max(times, default=None)
 
     def _silence_text(self, silence: float) -> str:
-        status = self.state.status or {}
-        items = status.get("items_in_history")
-        items = items if isinstance(items, int) else None
-        return describe_silence(silence, items, self.policy.predict(items))
+        return self.busy.silence_text(self.state.status, silence)
 
     def _own_wait_text(self) -> str | None:
         """The busy detail while this client's bulk request is outstanding (None: none)."""
@@ -221,9 +210,7 @@ class ConnectionSupervisor:
         waited = time.monotonic() - started
         if waited < BUSY_SHOW_AFTER:
             return None
-        key = "items_in_history" if method == "history_get" else "items_in_queue"
-        items = (self.state.status or {}).get(key)
-        return describe_wait(method, items if isinstance(items, int) else None, waited)
+        return self.busy.wait_text(self.state.status, method, waited)
 
     def _refresh_busy(self) -> None:
         text = self._own_wait_text()

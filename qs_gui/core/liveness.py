@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["PUSHING_CEILING", "SILENT_CEILING", "SLOW_OPERATION", "ReplyLog", "busy_grace",
-           "describe_silence", "describe_wait"]
+from .history_policy import HistoryPolicy
+
+__all__ = ["PUSHING_CEILING", "SILENT_CEILING", "SLOW_OPERATION", "BusyJudge", "ReplyLog",
+           "busy_grace", "describe_silence", "describe_wait"]
 
 #: the manager's watchdog (``_heartbeat_timeout = 5``) plus a second for the restart to show
 SILENT_CEILING = 6.0
@@ -72,6 +75,39 @@ class ReplyLog:
             if reply.method == method:
                 return reply
         return None
+
+
+class BusyJudge:
+    """What the server could be busy with, from the latest status, the history policy's
+    per-item cost and this client's recent replies."""
+
+    def __init__(self, policy: HistoryPolicy, replies: ReplyLog) -> None:
+        self.policy = policy
+        self.replies = replies
+
+    def expected_block(self, status: Mapping[str, Any] | None) -> float:
+        """Predicted server seconds of the largest read anyone could be making now."""
+        history, queue = _count(status, "items_in_history"), _count(status, "items_in_queue")
+        return max(self.policy.predict(history), self.policy.seconds_per_item * (queue or 0))
+
+    def grace(self, status: Mapping[str, Any] | None, *, pushes_alive: bool) -> float:
+        """How long a silence may be a busy server rather than a lost one (0: it cannot)."""
+        return busy_grace(self.expected_block(status), self.replies.slowest(),
+                          pushes_alive=pushes_alive)
+
+    def silence_text(self, status: Mapping[str, Any] | None, silence: float) -> str:
+        items = _count(status, "items_in_history")
+        return describe_silence(silence, items, self.policy.predict(items))
+
+    def wait_text(self, status: Mapping[str, Any] | None, method: str, waited: float) -> str:
+        key = "items_in_history" if method == "history_get" else "items_in_queue"
+        return describe_wait(method, _count(status, key), waited)
+
+
+def _count(status: Mapping[str, Any] | None, key: str) -> int | None:
+    value = (status or {}).get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
+        else None
 
 
 def busy_grace(expected_block: float, slowest_reply: float, *, pushes_alive: bool) -> float:

@@ -19,7 +19,7 @@ from qs_gui.client.monitor import InfoMessage
 from qs_gui.client.transport import BULK_METHODS, Codec, TransportTimeout
 from qs_gui.core.gates import Connection
 from qs_gui.core.history_policy import HistoryPolicy
-from qs_gui.core.liveness import SILENT_CEILING, busy_grace, describe_wait
+from qs_gui.core.liveness import SILENT_CEILING, BusyJudge, ReplyLog, busy_grace, describe_wait
 from qs_gui.core.queue_alarm import QueueAlarmWatch
 from qs_gui.core.session import Session, Timing
 from tests.client.fakes import status_reply
@@ -245,6 +245,22 @@ def test_grace_is_zero_for_small_servers_and_capped_by_the_managers_watchdog():
     assert busy_grace(6.0, 4.0, pushes_alive=True) == 12.0  # the loop runs: wait longer
     assert describe_wait("queue_get", 10_000, 1.25) == (
         "RE Manager is serving the 10,000-item queue (1.2 s so far)")
+
+
+def test_busy_judge_reads_the_counts_and_the_slowest_reply():
+    clock = [100.0]
+    replies = ReplyLog(clock=lambda: clock[0])
+    judge = BusyJudge(HistoryPolicy(seconds_per_item=50e-6), replies)
+    status = {"items_in_history": 40_000, "items_in_queue": 10_000}
+    assert judge.expected_block(status) == pytest.approx(2.0)
+    assert judge.expected_block({"items_in_history": True, "items_in_queue": "9"}) == 0.0
+    assert judge.grace({"items_in_history": 10}, pushes_alive=False) == 0.0
+    replies.record("history_get", 1.5)  # a slow reply makes any silence up to 4.5 s plausible
+    assert judge.grace({"items_in_history": 10}, pushes_alive=True) == pytest.approx(4.5)
+    clock[0] += 1000  # long ago: no longer recent
+    assert judge.grace({"items_in_history": 10}, pushes_alive=True) == 0.0
+    assert judge.wait_text(status, "history_get", 3.42) == (
+        "RE Manager is serving the 40,000-item history (3.4 s so far)")
 
 
 # -- the history policy in the session ----------------------------------------------------------
