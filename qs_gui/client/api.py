@@ -96,8 +96,9 @@ class REManagerAPIBase(RequestBuilder, WaitMethods, ClientMonitors):
         self._status_timestamp: float | None = None
         self._status_lock = None
         self._cache = ReplyCache()
-        #: called as ``observer(method, seconds)`` after every answered request (send to decoded
-        #: reply), so the session can learn how long the serial server takes to answer
+        #: called as ``observer(method, seconds)`` after every answered request (send to the
+        #: reply's arrival where the transport knows it, else to the decoded reply), so the
+        #: session can learn how long the serial server takes to answer
         self.reply_observers: list[Callable[[str, float], None]] = []
         # history_get: items equal to the previous reply's are handed back as those objects
         self._reuse: dict[str, Reuse] = (
@@ -151,6 +152,9 @@ class REManagerAPIBase(RequestBuilder, WaitMethods, ClientMonitors):
         except TransportTimeout as ex:
             raise RequestTimeoutError(ex, request) from ex
         seconds = time.monotonic() - started
+        exchange = getattr(self._transport, "last_exchange", None)
+        if isinstance(exchange, dict) and isinstance(exchange.get(method), float):
+            seconds = min(seconds, exchange[method])  # without the decode, where known
         for observer in self.reply_observers:
             observer(method, seconds)
         if self._request_fail_exceptions and not is_success(response):

@@ -193,6 +193,9 @@ class ZMQTransport:
         self._idle: list[zmq.asyncio.Socket] = []  # connected REQ sockets not in use
         self._busy: set[zmq.asyncio.Socket] = set()
         self._closed = False
+        #: method -> seconds from send to the reply's arrival (before decoding) of its last
+        #: exchange: the server's share of a bulk read, without this client's decode time
+        self.last_exchange: dict[str, float] = {}
         self.sockets_created = 0  # observable by tests: a failure must produce a new socket
 
     @property
@@ -311,6 +314,7 @@ class ZMQTransport:
                             f"no reply from {self.address} within {timeout:g} s (timeout occurred)")
                     deadline = busy + timeout  # the server was serving our bulk request
                 frame = await sock.recv(copy=False)  # sized before it is copied
+                self.last_exchange[method] = time.monotonic() - sent
                 healthy = True
             except zmq.ZMQError as ex:
                 raise TransportTimeout(f"ZMQ communication error: {ex}") from ex

@@ -106,8 +106,9 @@ class HistoryPolicy:
         return max(0, items or 0) * self.seconds_per_item
 
     def record_read(self, items: int, seconds: float, *, started: float | None = None) -> None:
-        """A read of ``items`` items took ``seconds`` (send to decoded reply: an upper bound
-        of the server's share, so the estimate errs on the safe side)."""
+        """A read of ``items`` items took ``seconds`` (send to the reply's arrival over 0MQ;
+        to the decoded reply elsewhere: an upper bound, so the estimate errs on the safe
+        side)."""
         if items >= MIN_ITEMS and seconds > 0:
             sample = seconds / items
             self.seconds_per_item = sample if not self.measured else (
