@@ -11,10 +11,11 @@ read anyone could be making (``items_in_history`` × the measured per-item cost,
 ``core/history_policy``) and the slowest reply seen recently. A silence shorter than that
 (:func:`busy_grace`) is "busy", shown as a detail while the indicator stays Connected; longer,
 or with nothing large on the server (grace 0: the small servers of the reliability suite), it is
-lost contact, as fast as before. With pushes stopped the grace never exceeds
-:data:`SILENT_CEILING`: the manager's own watchdog restarts a loop blocked for 5 s, so a longer
-silence is not a busy server. Pushes arriving prove the loop runs; then only a reply missing for
-far longer than the slowest recent one (×3, up to :data:`PUSHING_CEILING`) is lost contact.
+lost contact, as fast as before. With pushes stopped only a read that blocks the loop explains
+the silence, and the grace never exceeds :data:`SILENT_CEILING`: the manager's own watchdog
+restarts a loop blocked for 5 s, so a longer silence is not a busy server. Pushes arriving
+prove the loop runs; then only a reply missing for far longer than the slowest recent one (×3,
+up to :data:`PUSHING_CEILING`) is lost contact.
 """
 
 from __future__ import annotations
@@ -111,11 +112,17 @@ def _count(status: Mapping[str, Any] | None, key: str) -> int | None:
 
 
 def busy_grace(expected_block: float, slowest_reply: float, *, pushes_alive: bool) -> float:
-    """How long a silence may be explained by a busy server (0: it cannot be)."""
-    if max(expected_block, slowest_reply) < SLOW_OPERATION:
+    """How long a silence may be explained by a busy server (0: it cannot be).
+
+    Pushes stopped too: only a read that blocks the manager's loop explains it, and the counts
+    predict those (``expected_block``, ×2 for a loaded machine). Pushes arriving: the loop runs,
+    and a reply may be as slow as the slowest recent one (×3) or such a read.
+    """
+    slowest = slowest_reply if pushes_alive else 0.0
+    if max(expected_block, slowest) < SLOW_OPERATION:
         return 0.0
     ceiling = PUSHING_CEILING if pushes_alive else SILENT_CEILING
-    return min(ceiling, max(2.0 * expected_block, 3.0 * slowest_reply))
+    return min(ceiling, max(2.0 * expected_block, 3.0 * slowest))
 
 
 def describe_wait(method: str, items: int | None, waited: float) -> str:

@@ -242,6 +242,9 @@ def test_grace_is_zero_for_small_servers_and_capped_by_the_managers_watchdog():
     assert busy_grace(0.001, 0.002, pushes_alive=False) == 0.0
     assert busy_grace(6.0, 0.0, pushes_alive=False) == SILENT_CEILING
     assert busy_grace(1.0, 0.0, pushes_alive=False) == 2.0
+    # pushes stopped: a slow reply alone (plans_allowed on a loaded machine) is no excuse, so a
+    # killed server with a small history is reported as fast as before
+    assert busy_grace(0.01, 2.0, pushes_alive=False) == 0.0
     assert busy_grace(6.0, 4.0, pushes_alive=True) == 12.0  # the loop runs: wait longer
     assert describe_wait("queue_get", 10_000, 1.25) == (
         "RE Manager is serving the 10,000-item queue (1.2 s so far)")
