@@ -385,7 +385,8 @@ def test_attach_notifications_wiring(qtbot) -> None:
     session.status_changed.emit(status("idle", 0, env=True))
     session.status_changed.emit(status("idle", 0, env=False))
     assert notifier.shown[-1].kind is Kind.ENVIRONMENT_CLOSED
-    assert window.messages.messages("error")[-1].startswith("Environment closed:")
+    # gone without a close: a warning that the worker may have crashed (issue 17), not an error
+    assert window.messages.messages("warning")[-1].startswith("Environment gone:")
     notifier.sound_action.setChecked(True)
     assert settings.notify_sound() is True
     notifier.close()
