@@ -124,6 +124,7 @@ class ConnectionSupervisor:
         self._reconnected = asyncio.Event()
         self._control_timeouts = 0  # consecutive control requests without a reply
         self._dead_after = 0.0  # the last patient poll's timeout (0: a plain poll)
+        self._gateway_timeout = False  # the last poll got the gateway's 408
         self.control_verified = False  # a control reply arrived since the last failure
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -383,7 +384,9 @@ class ConnectionSupervisor:
 
         With nothing large on the server (grace 0) it is the plain poll, as fast as ever.
         Otherwise one poll waits out the grace (the serial server answers it the moment it is
-        free) while the busy detail says how long it has been silent.
+        free) while the busy detail says how long it has been silent. Over HTTP the gateway
+        gives up on the RE Manager after its fixed 2 s (408): within the grace that is the same
+        busy server, and the poll is repeated.
         """
         self._dead_after = 0.0
         heard = self._last_heard()
@@ -392,23 +395,31 @@ class ConnectionSupervisor:
         now = time.monotonic()
         if grace <= 0 or heard is None or heard + grace <= now + self.poll_timeout:
             return await self._poll_status()
-        self._dead_after = heard + grace - now
-        task = asyncio.ensure_future(self._poll_status(self._dead_after))
-        try:
-            while True:
-                done, _ = await asyncio.wait({task}, timeout=BUSY_REFRESH)
-                if done:
-                    return task.result()
-                if time.monotonic() - now >= self.poll_timeout:
-                    self.set_busy("silence", self._silence_text(time.monotonic() - heard))
-        finally:
-            if not task.done():
-                task.cancel()
+        deadline = heard + grace
+        self._dead_after = deadline - now
+        while True:
+            task = asyncio.ensure_future(self._poll_status(deadline - time.monotonic()))
+            try:
+                while True:
+                    done, _ = await asyncio.wait({task}, timeout=BUSY_REFRESH)
+                    if done:
+                        break
+                    if time.monotonic() - now >= self.poll_timeout:
+                        self.set_busy("silence", self._silence_text(time.monotonic() - heard))
+            finally:
+                if not task.done():
+                    task.cancel()
+            result = task.result()
+            if not (result == "failed" and self._gateway_timeout
+                    and time.monotonic() + self.timing.poll_timeout < deadline):
+                return result
+            self.set_busy("silence", self._silence_text(time.monotonic() - heard))
 
     async def _poll_status(self, timeout: float | None = None) -> str:
         """One status poll: "ok", "failed" (no/undecodable reply) or "malformed" (a reply
         that is not a usable status); the reason is kept in ``_last_failure``."""
         self.state.polls_sent += 1
+        self._gateway_timeout = False  # set when the gateway answers 408 (RE Manager busy)
         timeout = self.poll_timeout if timeout is None else timeout
         started = time.monotonic()
         try:
@@ -425,6 +436,7 @@ class ConnectionSupervisor:
         except HTTPError as ex:  # the gateway answered with an error, or could not be reached
             kind, words = classify(ex) or (Problem.REFUSED, str(ex))
             self._last_failure = words
+            self._gateway_timeout = kind is Problem.GATEWAY_TIMEOUT
             if kind is Problem.LOGIN:
                 self.login_refused(words)
             elif kind is Problem.PERMISSION:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from qs_gui.client import REManagerAPI
+from qs_gui.client.exceptions import HTTPClientError
 from qs_gui.client.monitor import InfoMessage
 from qs_gui.client.transport import BULK_METHODS, Codec, TransportTimeout
 from qs_gui.core.gates import Connection
@@ -51,6 +53,7 @@ class SerialServer:
         self.pending: list[tuple[str, float]] = []
         self.history: list[dict] = []
         self.times_out: set[str] = set()
+        self.gateway_408 = 0  # status requests answered 408 by an HTTP gateway (RE Manager busy)
         self._held: dict[str, asyncio.Event] = {}
         self._occupied: asyncio.Event | None = None
 
@@ -96,6 +99,10 @@ class SerialServer:
         held = self._held.get(method)
         if held is not None:
             await held.wait()
+        if method == "status" and self.gateway_408 > 0:
+            self.gateway_408 -= 1
+            raise HTTPClientError("408: Request timeout http://gw/api/status", request=None,
+                                  response=SimpleNamespace(status_code=408))
         if method in self.times_out:
             await asyncio.Event().wait()  # never answered: the caller's timeout fires
         s = self.status
@@ -188,6 +195,25 @@ def test_another_clients_large_read_is_busy_not_lost():
         server.free()
         await until(lambda: session.server_busy is None)
         assert session.connection is Connection.CONNECTED
+        assert states == [Connection.CONNECTED]
+        assert alarms(messages) == []
+        await session.stop()
+
+    asyncio.run(scenario())
+
+
+def test_gateway_408s_within_the_grace_are_a_busy_server():
+    """Over HTTP the gateway gives up after 2 s (408) while RE Manager serves a large read."""
+    async def scenario():
+        server = SerialServer(items_in_history=100_000)
+        session, messages, states = make(server)
+        await session.start()
+        await until(lambda: session.connection is Connection.CONNECTED and session.lock_info
+                    is not None)
+        server.gateway_408 = 3
+        await until(lambda: server.gateway_408 == 0)
+        polls = session.polls_sent
+        await until(lambda: session.polls_sent > polls)  # answered again
         assert states == [Connection.CONNECTED]
         assert alarms(messages) == []
         await session.stop()
