@@ -213,7 +213,8 @@ class ConnectionSupervisor:
             return None
         return self.busy.wait_text(self.state.status, method, waited)
 
-    def _refresh_busy(self) -> None:
+    def refresh_busy(self) -> None:
+        """Bring the busy detail in line with what is in flight now (a reply just came)."""
         text = self._own_wait_text()
         if text is not None:
             self.set_busy("wait", text)
@@ -337,7 +338,7 @@ class ConnectionSupervisor:
                     continue
             elif age >= self.timing.stale_after and self.state.connection is Connection.CONNECTED:
                 self.set_connection(Connection.NO_STATUS, f"no status for {age:.0f} s")
-            self._refresh_busy()
+            self.refresh_busy()
             last = self._last_status_at or time.monotonic()
             delay = max(0.02, last + self.timing.watchdog_after - time.monotonic())
             if self._api.transport.in_flight is not None or self._busy_kind is not None:
@@ -355,7 +356,7 @@ class ConnectionSupervisor:
         """
         in_flight = self._api.transport.in_flight
         if in_flight is None:
-            self._refresh_busy()
+            self.refresh_busy()
             return "poll"
         method, started = in_flight
         waited = time.monotonic() - started
@@ -368,7 +369,7 @@ class ConnectionSupervisor:
                 self.set_connection(Connection.NO_STATUS, f"no status for {age:.0f} s while "
                                     f"waiting {waited:.0f} s for the reply to {method}")
             elif self.state.connection is Connection.CONNECTED:
-                self._refresh_busy()
+                self.refresh_busy()
             return "wait"
         if waited < self.poll_timeout:
             return "wait"

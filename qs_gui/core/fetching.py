@@ -187,6 +187,7 @@ class Fetcher:
                                              f"({ex}).")
                 return
             self.health.control_ok()
+            self.health.refresh_busy()  # our read is answered: not "serving" any longer
             self._fetch_failures[category] = 0
             # Done for the status that asked for it. The reply may already be newer (its uid
             # differs): a status carrying that uid then needs no fetch, but a status that still
