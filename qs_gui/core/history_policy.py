@@ -18,7 +18,9 @@ one), and decides:
   at most :data:`DUTY` (5 %) of wall time: a read costing *c* s is issued at most once per
   *c* / 0.05 s (five consoles together: ≤ 25 %);
 * **withhold**: a read predicted above :data:`SAFETY_LIMIT` is never issued automatically; only
-  :meth:`HistoryPolicy.load_now` (the operator's explicit choice) lets one through.
+  :meth:`HistoryPolicy.load_now` (the operator's explicit choice) lets one through. Such a read
+  teaches the per-item cost but does not hold back the automatic reads after it (after
+  ``history_clear`` keeps the newest N, the small history shows at once).
 
 Qt-free, with an injectable clock; the Fetcher asks it before each history read.
 """
@@ -99,6 +101,7 @@ class HistoryPolicy:
         self._uids_unread: set[Any] = set()
         self._items: int | None = None
         self._allow_once = False
+        self._chosen = False  # the read in progress was the operator's choice
 
     # -- prediction -------------------------------------------------------------------------
     def predict(self, items: int | None) -> float:
@@ -114,9 +117,12 @@ class HistoryPolicy:
             self.seconds_per_item = sample if not self.measured else (
                 EWMA_WEIGHT * sample + (1 - EWMA_WEIGHT) * self.seconds_per_item)
             self.measured = True
+        self._last_read_done = self.clock()
+        if self._chosen:  # the operator's read does not hold back the automatic ones
+            self._chosen = False
+            return
         self._last_cost = max(0.0, seconds)
         self._last_read_start = started if started is not None else self.clock() - seconds
-        self._last_read_done = self.clock()
 
     # -- what the server has ----------------------------------------------------------------
     def note_status(self, uid: Any, items: int | None) -> None:
@@ -177,7 +183,7 @@ class HistoryPolicy:
 
     def started(self) -> None:
         """A read was sent: a Load now permission is used up."""
-        self._allow_once = False
+        self._chosen, self._allow_once = self._allow_once, False
 
     def withhold_reason(self, items: int | None) -> str:
         cost = self.predict(items)

@@ -148,3 +148,16 @@ def test_too_costly_uses_the_latest_count(policy: HistoryPolicy) -> None:
     assert not policy.too_costly()
     policy.note_status("h2", 100_000)
     assert policy.too_costly() and not policy.too_costly(1000)
+
+
+def test_an_operator_read_does_not_hold_back_automatic_ones(policy: HistoryPolicy,
+                                                            clock: Clock) -> None:
+    """Load now of 100k (3.5 s), then history_clear keeps 1000: shown at once, not in 70 s."""
+    policy.note_status("h1", 100_000)
+    policy.load_now()
+    policy.started()
+    policy.record_read(100_000, 3.5)
+    assert policy.seconds_per_item == pytest.approx(35e-6)  # still learnt from it
+    policy.note_status("h2", 1000)
+    clock.t += 1
+    assert policy.decide().verdict is Verdict.READ
