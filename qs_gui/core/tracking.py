@@ -90,8 +90,10 @@ class ExecutionTracker:
     def on_status(self, status: Mapping[str, Any]) -> None:
         running = status.get("running_item_uid")
         execution = self._active.get(running) if isinstance(running, str) else None
-        if execution is not None and execution.state == "submitted":
-            self._set(replace(execution, state="running"))
+        if execution is not None and execution.state in ("submitted", "ended"):
+            self._set(replace(execution, state="running", awaiting=""))
+        if "running_item_uid" not in status:
+            return  # a status that does not say what runs says nothing about an end
         for execution in list(self._active.values()):
             if execution.state == "running" and execution.uid != running:
                 self._set(replace(execution, state="ended", awaiting=self._withheld))

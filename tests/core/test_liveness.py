@@ -380,7 +380,7 @@ def test_execute_now_result_waits_for_a_read_the_operator_must_allow():
                        "running_item_uid": "x1"})
         assert session.tracker.last.state == "running"
         server.status = {**server.status, "plan_history_uid": "h2",
-                         "items_in_history": 100_001}
+                         "items_in_history": 100_001, "running_item_uid": None}
         push(session, server.status)
         execution = session.tracker.last
         assert execution.state == "ended" and not execution.finished and execution.ended
@@ -431,3 +431,21 @@ def test_lost_reply_is_not_checked_with_a_history_read_the_server_cannot_afford(
         await session.stop()
 
     asyncio.run(scenario())
+
+
+def test_tracker_ends_only_on_a_status_that_names_what_runs():
+    from qs_gui.core.tracking import ExecutionTracker
+
+    tracker = ExecutionTracker()
+    tracker.started({"item_uid": "u1", "name": "count"})
+    tracker.on_status({"running_item_uid": "u1"})
+    tracker.on_status({"manager_state": "idle"})  # no running_item_uid key: no verdict
+    assert tracker.last.state == "running"
+    tracker.history_withheld("the history has 100,000 items")
+    tracker.on_status({"running_item_uid": None})
+    assert tracker.last.state == "ended" and tracker.last.awaiting.startswith("the history")
+    tracker.on_status({"running_item_uid": "u1"})  # a glitch: it runs after all
+    assert tracker.last.state == "running" and tracker.last.awaiting == ""
+    tracker.on_status({"running_item_uid": None})
+    tracker.history_withheld(None)  # read automatically again: the text changes
+    assert tracker.last.waiting_text == "count finished; reading its result from the history."
