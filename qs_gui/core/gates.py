@@ -51,6 +51,7 @@ class Action(str, enum.Enum):
     QUEUE_MODE = "queue_mode"
     HISTORY_CLEAR = "history_clear"
     HISTORY_EXPORT = "history_export"  # read-only: export history as JSON/YAML
+    HISTORY_LOAD = "history_load"  # read-only: read the history now, whatever it costs the server
     ENV_OPEN = "env_open"
     ENV_CLOSE = "env_close"
     ENV_DESTROY = "env_destroy"
@@ -80,7 +81,8 @@ class Action(str, enum.Enum):
         return "Execute now" if name.startswith("execute") else name.capitalize()
 
 
-READ_ONLY_ACTIONS: frozenset[Action] = frozenset({Action.QUEUE_COPY, Action.HISTORY_EXPORT})
+READ_ONLY_ACTIONS: frozenset[Action] = frozenset({Action.QUEUE_COPY, Action.HISTORY_EXPORT,
+                                                  Action.HISTORY_LOAD})
 MUTATING_ACTIONS: frozenset[Action] = frozenset(a for a in Action if a not in READ_ONLY_ACTIONS)
 
 # Actions that must not be sent while another one of the same group is in flight.
@@ -480,6 +482,8 @@ _RULES: dict[Action, tuple[str | None, _Check]] = {
     Action.QUEUE_MODE: (_QUEUE, lambda c: None),
     Action.HISTORY_CLEAR: (_QUEUE, lambda c: c.non_empty(history=True)),
     Action.HISTORY_EXPORT: (None, lambda c: c.non_empty(history=True)),
+    # manager.py: _history_get_handler (no lock, any state); the fetcher reads it once
+    Action.HISTORY_LOAD: (None, lambda c: c.non_empty(history=True)),
     Action.ENV_OPEN: (_ENV, _Ctx.env_open),
     Action.ENV_CLOSE: (_ENV, _Ctx.env_close),
     Action.ENV_DESTROY: (_ENV, _Ctx.env_destroy),

@@ -33,8 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .formatting import format_duration
+
 __all__ = ["DEFAULT_SECONDS_PER_ITEM", "DUTY", "Decision", "HistoryPolicy", "SAFETY_LIMIT",
-           "Staleness", "Verdict"]
+           "Staleness", "Verdict", "staleness_text"]
 
 #: assumed server cost per history item before any read was measured (seconds)
 DEFAULT_SECONDS_PER_ITEM = 60e-6
@@ -80,6 +82,18 @@ class Staleness:
     @property
     def current(self) -> bool:
         return self.changes_unread == 0 and self.since_read is not None
+
+
+def staleness_text(staleness: Staleness) -> str:
+    """How old the shown history is, for the operator: "Not read yet." / "Shown as read 4 min
+    12 s ago; it changed 3 times since." """
+    if staleness.since_read is None:
+        return "Not read yet: none of it is shown."
+    text = f"Shown as read {format_duration(staleness.since_read, decimals=0)} ago"
+    n = staleness.changes_unread
+    if n:
+        text += f"; it changed {'once' if n == 1 else f'{n:,} times'} since"
+    return text + "."
 
 
 class HistoryPolicy:
@@ -171,7 +185,7 @@ class HistoryPolicy:
         wait = 0.0 if last is None else last + interval - self.clock()
         if wait > 0:
             return Decision(Verdict.WAIT, delay=wait, predicted=cost, reason=(
-                f"the history has {items:,} items; each read costs the RE Manager about "
+                f"the history has {_items(items)}; each read costs the RE Manager about "
                 f"{_seconds(cost)}, so it is read at most every {_seconds(interval)} "
                 f"(next in {_seconds(wait)})"))
         return Decision(Verdict.READ, predicted=cost)
@@ -187,9 +201,13 @@ class HistoryPolicy:
 
     def withhold_reason(self, items: int | None) -> str:
         cost = self.predict(items)
-        return (f"the history has {items or 0:,} items; reading it blocks the RE Manager for "
+        return (f"the history has {_items(items or 0)}; reading it blocks the RE Manager for "
                 f"about {_seconds(cost)}, and its watchdog restarts it after "
                 f"{MANAGER_WATCHDOG:g} s")
+
+
+def _items(n: int) -> str:
+    return f"{n:,} item" if n == 1 else f"{n:,} items"
 
 
 def _seconds(value: float) -> str:

@@ -67,6 +67,9 @@ SPECS: dict[Action, tuple[str, str, str, SP | None]] = {
     Action.HISTORY_CLEAR: ("Clear history…", "Clear the history, or keep only the newest items",
                            "", None),
     Action.HISTORY_EXPORT: ("Export…", "Export history items as JSON or YAML", "", None),
+    Action.HISTORY_LOAD: ("Load history now", "Read the whole history from the RE Manager now, "
+                          "even where it is too large to read automatically", "",
+                          SP.SP_BrowserReload),
     Action.ENV_OPEN: ("Open environment", "Open the RE worker environment", "",
                       SP.SP_DialogOpenButton),
     Action.ENV_CLOSE: ("Close environment", "Close the RE worker environment", "",

@@ -59,6 +59,8 @@ class Commands:
                  registry: ActionRegistry, gates: Callable[[], Gates], *, queue_view: Any,
                  history_view: Any, editor: Any, lock_panel: Any, prompts: Prompts,
                  show_editor: Callable[[], None], changed: Callable[[], None],
+                 load_history: Callable[[], None] = lambda: None,
+                 history_withheld: Callable[[], str | None] = lambda: None,
                  clipboard: Callable[[], Clipboard] = QApplication.clipboard) -> None:  # fmt: skip
         self.ops = ops
         self.state = state
@@ -72,6 +74,8 @@ class Commands:
         self.prompts = prompts
         self._show_editor = show_editor
         self._changed = changed  # something the gates depend on changed (e.g. editing ended)
+        self._load_history = load_history  # the session's Load now (core/history_policy)
+        self._history_withheld = history_withheld  # why it is not read automatically, or None
         self._clipboard = clipboard
         self._tasks: set[asyncio.Task] = set()
         self._connections: list[tuple[Any, Callable]] = []
@@ -160,6 +164,7 @@ class Commands:
             self.registry[a.QUEUE_AUTOSTART].isChecked()))
         self._bind(a.HISTORY_CLEAR, self.clear_history)
         self._bind(a.HISTORY_EXPORT, self.history_view.export_dialog)
+        self._bind(a.HISTORY_LOAD, self.load_history)
         self._bind(a.ENV_OPEN, ops.environment_open)
         self._bind(a.ENV_CLOSE, self.close_environment)
         self._bind(a.ENV_UPDATE, ops.environment_update)
@@ -417,10 +422,29 @@ class Commands:
             self.spawn(self.ops.queue_mode(name, enabled))
 
     def clear_history(self) -> Awaitable[Any] | None:
-        keep = self.prompts.keep_newest(len(self.state.history))
+        # a history too large to read automatically is known by its count only
+        on_server = (self.state.status or {}).get("items_in_history")
+        total = max(len(self.state.history), on_server if isinstance(on_server, int) else 0)
+        keep = self.prompts.keep_newest(total)
         if keep is None:
             return None
         return self.ops.history_clear(keep_newest=keep)
+
+    def load_history(self) -> None:
+        """Read the whole history now. Where it is too large to be read automatically, the
+        operator is told what it costs the server first (and may keep only the newest instead)."""
+        withheld = self._history_withheld()
+        if withheld:
+            if not self.prompts.confirm(
+                    "Load history now", f"{withheld[0].upper()}{withheld[1:]}.\n\nWhile it "
+                    "sends the history the RE Manager answers no one: this window, the other "
+                    "consoles and its own status updates all wait.\n\nRead the whole history "
+                    "now?", destructive=True):
+                self.messages.emit("info", "Load history cancelled: nothing was sent.")
+                return
+            self.messages.emit("info", f"Reading the whole history now, as you chose "
+                                       f"({withheld}).")
+        self._load_history()
 
     def close_environment(self) -> Awaitable[Any] | None:
         if not self.prompts.confirm(

@@ -49,6 +49,7 @@ from qs_gui.core.export import export_items, to_yaml
 from qs_gui.core.formatting import format_duration
 from qs_gui.ui.history_filter import KNOWN_STATUSES, HistoryFilter
 from qs_gui.ui.history_model import HistoryModel
+from qs_gui.ui.history_notice import HistoryNotice
 from qs_gui.ui.item_table import MarkedRowDelegate
 from qs_gui.ui.queue_view import ContextActions, configure_item_table, items_to_clipboard_text
 from qs_gui.ui.selection import SelectionKeeper
@@ -265,6 +266,8 @@ class HistoryView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
+        self.notice = HistoryNotice(self)  # why the history shown is not current (if it is not)
+        layout.addWidget(self.notice)
         layout.addWidget(self.splitter, 1)
 
         self._filter_timer = QTimer(self, singleShot=True, interval=150)  # typing pause

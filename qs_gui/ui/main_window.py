@@ -91,7 +91,9 @@ class MainWindow(QMainWindow):
             session.ops, session.state, session.message, self.registry, self.current_gates,
             queue_view=self.queue_view, history_view=self.history_view, editor=self.entry,
             lock_panel=self.lock_panel, prompts=DialogPrompts(self),
-            show_editor=lambda: self.entry_dock.raise_(), changed=self.schedule_gates)
+            show_editor=lambda: self.entry_dock.raise_(), changed=self.schedule_gates,
+            load_history=session.load_history_now,
+            history_withheld=lambda: session.history_withheld)
         self._build_menus_and_toolbar()
         self._connect_session()
         self.refresh_gates()
@@ -182,6 +184,11 @@ class MainWindow(QMainWindow):
         self.busy_bar.setMaximumHeight(14)
         self.busy_bar.setVisible(False)
         self.busy_bar.setToolTip("Waiting for the RE Manager to reply")
+        # what a busy (not lost) RE Manager is doing: it answers one request at a time
+        self.server_busy_label = QLabel(self)
+        self.server_busy_label.setObjectName("serverBusyLabel")
+        self.server_busy_label.setVisible(False)
+        style_text(self.server_busy_label, "busy")
         self.user_label = QLabel(self)
         self.user_label.setObjectName("userLabel")
         self.user_label.setVisible(False)
@@ -191,6 +198,7 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.user_label)
         self.scan_progress = ProgressWidget(self)
         bar.addPermanentWidget(self.scan_progress)
+        bar.addPermanentWidget(self.server_busy_label)
         bar.addPermanentWidget(self.busy_bar)
         self.plot_dock.progress_changed.connect(self.scan_progress.set_progress)
         self.messages.message_added.connect(self._show_message_in_status_bar)
@@ -245,7 +253,7 @@ class MainWindow(QMainWindow):
                        Action.QUEUE_STOP, Action.QUEUE_STOP_CANCEL, Action.QUEUE_AUTOSTART,
                        "loop", "ignore_failures", None, Action.QUEUE_CLEAR],
             "&History": [Action.EXECUTE_SELECTED_HISTORY, Action.QUEUE_ADD_FROM_HISTORY,
-                         Action.HISTORY_EXPORT, None, Action.HISTORY_CLEAR],
+                         Action.HISTORY_EXPORT, None, Action.HISTORY_LOAD, Action.HISTORY_CLEAR],
             "&Environment": [Action.ENV_OPEN, Action.ENV_CLOSE, Action.ENV_UPDATE, None,
                              Action.ENV_DESTROY],
             "&Run Engine": [Action.RE_PAUSE_DEFERRED, Action.RE_PAUSE_IMMEDIATE,
@@ -291,7 +299,9 @@ class MainWindow(QMainWindow):
             a[Action.QUEUE_CLEAR]])
         self.history_view.set_context_actions([
             a[Action.EXECUTE_SELECTED_HISTORY], a[Action.QUEUE_ADD_FROM_HISTORY], None,
-            a[Action.HISTORY_EXPORT], None, a[Action.HISTORY_CLEAR]])
+            a[Action.HISTORY_EXPORT], None, a[Action.HISTORY_LOAD], a[Action.HISTORY_CLEAR]])
+        self.history_view.notice.add_button(a[Action.HISTORY_LOAD], "Load now…")
+        self.history_view.notice.add_button(a[Action.HISTORY_CLEAR], "Keep only the newest…")
         for action in (Action.QUEUE_REMOVE, Action.QUEUE_COPY, Action.QUEUE_PASTE,
                        Action.QUEUE_DUPLICATE, Action.QUEUE_MOVE_UP, Action.QUEUE_MOVE_DOWN,
                        Action.QUEUE_MOVE_TOP, Action.QUEUE_MOVE_BOTTOM):
@@ -314,6 +324,8 @@ class MainWindow(QMainWindow):
             (s.tracker.changed, self._on_execution),
             (s.principal_changed, self._on_principal), (s.login_required, self._on_login_required),
             (s.operator_state_changed, self._on_operator_state), (s.alarm_changed, self._on_alarm),
+            (s.server_busy_changed, self._on_server_busy),
+            (s.history_policy_changed, self._on_history_policy),
         ]
         for event, handler in self._session_links:
             event.connect(handler)
@@ -325,13 +337,30 @@ class MainWindow(QMainWindow):
         self.messages.message_added.connect(self._count_unread)
         self.messages_dock.visibilityChanged.connect(self._messages_seen)
         self._unread = [0, 0]  # messages, errors among them, since the Messages tab was on top
+        self.history_view.notice.set_staleness_source(lambda: s.history_staleness)
         self._on_connection(s.connection, s.connection_detail)
+        self._on_server_busy(s.server_busy)
+        self._on_history_policy()
         self._on_principal(s.principal)
         self._on_operator_state(s.operator_state)
 
     # -- session events ---------------------------------------------------------------------
     def _on_connection(self, state, detail: str) -> None:
-        self.indicator.set_state(state, detail)
+        busy = self.session.server_busy
+        self.indicator.set_state(state, f"{detail}\n{busy}" if busy else detail)
+        self.schedule_gates()
+
+    def _on_server_busy(self, text: str | None) -> None:
+        """A busy RE Manager is not a lost one: the indicator keeps its state, the status bar
+        says what the server is serving (and for how long so far)."""
+        self.server_busy_label.setText(text or "")
+        self.server_busy_label.setToolTip(text or "")
+        self.server_busy_label.setVisible(bool(text))
+        self._on_connection(self.session.connection, self.session.connection_detail)
+
+    def _on_history_policy(self) -> None:
+        s = self.session
+        self.history_view.notice.show_policy(s.history_withheld, s.history_note)
         self.schedule_gates()
 
     def _on_status(self, status: dict) -> None:
@@ -456,11 +485,19 @@ class MainWindow(QMainWindow):
         self.schedule_gates()
 
     def _on_execution(self, execution: Execution) -> None:
+        if execution.state == "ended":  # finished by the status; the result is in the history
+            self.execution_label.setText(f"… {execution.waiting_text}")
+            self.execution_label.setToolTip(execution.waiting_text)
+            style_text(self.execution_label, "muted", bold=True)
+            if execution.awaiting:  # it may wait long: say so where it stays readable
+                self.messages.add("info", execution.waiting_text)
+            return
         symbol = OUTCOME_STYLE.get(execution.state, "?")
         text = f"{symbol} {execution.name}: {execution.state}"
         if execution.msg:
             text += f" — {execution.msg.splitlines()[0][:160]}"
         self.execution_label.setText(text)
+        self.execution_label.setToolTip(text)
         style_text(self.execution_label, outcome_role(execution.state), bold=True)
         if execution.finished:
             level = "info" if execution.state == "completed" else "error"

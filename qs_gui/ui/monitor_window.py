@@ -187,6 +187,7 @@ class MonitorWindow(QMainWindow):
                        (session.queue_changed, self._on_queue),
                        (session.history_changed, self.history_model.set_history),
                        (session.alarm_changed, self._mark_failed),
+                       (session.history_policy_changed, self._on_history_policy),
                        (session.message, self.show_message),
                        (session.login_required, self._on_login_required)]
         for event, handler in self._links:
@@ -198,6 +199,7 @@ class MonitorWindow(QMainWindow):
         self._on_connection(session.connection, session.connection_detail)
         self._on_queue(session.queue, session.running_item)
         self.history_model.set_history(session.history)
+        self._on_history_policy()
         self.banner.tick.connect(session.attention.refresh)  # the opening time advances
         self.set_state(session.operator_state)
         restored = self._restore_geometry()
@@ -298,6 +300,18 @@ class MonitorWindow(QMainWindow):
         foot.addWidget(self.clock_label)
         layout.addLayout(foot)
         self.setCentralWidget(body)
+
+    def _on_history_policy(self) -> None:
+        """A history too large to read automatically is not read here either (a wall display
+        never asks for it): the caption says so, with the count, so an empty table is not
+        taken for an empty history."""
+        title = "Recent history (newest first)"
+        if self.session.history_withheld:
+            items = self.session.history_staleness.items_on_server
+            count = f"{items:,} items, " if isinstance(items, int) else ""
+            title += f" — not read ({count}too large to read automatically)"
+        self.history_title.setText(title)
+        self.history_title.setToolTip(self.session.history_withheld or "")
 
     @staticmethod
     def _caption(text: str, parent: QWidget) -> QLabel:

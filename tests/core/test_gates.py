@@ -26,7 +26,7 @@ MANAGER_STATES = (
 )
 RE_STATES = (None, "idle", "running", "paused")
 KERNEL_STATES = (None, "disabled", "idle", "busy")
-READ_ONLY = {Action.QUEUE_COPY, Action.HISTORY_EXPORT}
+READ_ONLY = {Action.QUEUE_COPY, Action.HISTORY_EXPORT, Action.HISTORY_LOAD}
 RE_CONTINUE = (Action.RE_RESUME, Action.RE_STOP, Action.RE_ABORT, Action.RE_HALT)
 EXECUTE = (Action.EXECUTE_NOW, Action.EXECUTE_SELECTED_QUEUE, Action.EXECUTE_SELECTED_HISTORY)
 MUTATING = tuple(a for a in Action if a not in READ_ONLY)
