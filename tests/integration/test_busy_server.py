@@ -226,20 +226,27 @@ def test_environment_closed_by_another_client_is_information(big: Sandbox) -> No
     assert "closed" in notices[0].text, notices[0]
 
     # The worker is the process that opening the environment adds (in 0.0.25 the watchdog
-    # starts it, next to the manager: both are children of ``Sandbox.pid``).
-    before = set(child_pids(big.pid))
+    # starts it, next to the manager: both are children of ``Sandbox.pid``). RE Manager 0.0.25
+    # notices a dead worker only when it starts (it asks its watchdog whether the worker is
+    # alive; a killed worker alone leaves the status unchanged), so the manager process is
+    # killed too and its own watchdog restarts it, as after a crash.
+    managers = set(child_pids(big.pid))
     ensure_env_open(big)
-    workers = sorted(set(child_pids(big.pid)) - before)
-    assert len(workers) == 1, (before, workers)
+    workers = sorted(set(child_pids(big.pid)) - managers)
+    assert len(managers) == 1 and len(workers) == 1, (managers, workers)
 
     async def kill() -> list[Notice]:
         async with watched(big) as w:
             s = w.session
             w.mark()
             os.kill(workers[0], signal.SIGKILL)
+            os.kill(managers.pop(), signal.SIGKILL)
             await until(lambda: s.status and not s.status["worker_environment_exists"], 30,
-                        message="the manager notices the worker is gone")
+                        message="the restarted manager reports no environment")
             await until(lambda: w.notices, 5, message="a notice")
+            await until(lambda: s.connection is Connection.CONNECTED, 10, message="connected")
+            print(f"\nworker and manager killed: states {[st.value for st, _ in w.states]}, "
+                  f"messages {w.messages}, busy {w.busy}")
             return list(w.notices)
 
     notices = run(kill(), 60)
@@ -258,8 +265,13 @@ def test_execute_now_outcome_waits_for_the_allowed_read(big: Sandbox) -> None:
             s = w.session
             outcome = await s.execute_now(COUNT)
             assert outcome.ok, outcome
-            await until(lambda: s.tracker.last and s.tracker.last.state == "ended", 30,
-                        message="ended")
+            await until(lambda: s.tracker.last and s.tracker.last.state == "running", 30,
+                        message="running")
+            await until(lambda: s.status["manager_state"] == "idle", 30, message="idle")
+            idle = time.monotonic()
+            await until(lambda: s.tracker.last.state == "ended", 5, message="ended")
+            print(f"\nExecute now: 'ended' {time.monotonic() - idle:.3f} s after the idle "
+                  f"status; {s.tracker.last.waiting_text!r}")
             ended = s.tracker.last
             waiting = ended.waiting_text
             await pushes(s, 2)
