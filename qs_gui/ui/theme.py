@@ -408,6 +408,11 @@ def _restyle_all(_dark: bool = False) -> None:
                 _apply_pill(widget)
             elif widget.property(_TEXT_PROP) is not None:
                 _apply_text(widget)
+            elif widget.styleSheet():
+                # A widget with a style sheet of its own keeps the palette it had when the sheet
+                # was set (a disabled button's light-theme grey would look enabled on dark):
+                # setting the sheet again resolves it against the new palette.
+                widget.setStyleSheet(widget.styleSheet())
         except RuntimeError:  # deleted while we walked
             continue
 

@@ -219,6 +219,15 @@ def test_no_light_colour_left_in_the_window_in_dark_mode(qapp, qtbot: QtBot,
             offenders.append((widget.metaObject().className(), widget.objectName(), found))
     assert not [o for o in offenders if o[1] not in NOT_YET_THEMED], offenders
     assert not re.search(r"#[0-9a-f]{3,8}\b", QApplication.instance().styleSheet().lower())
+    # a widget with a style sheet of its own (the bold Execute button) follows the new palette
+    # too: its disabled text must not keep the light theme's grey, which reads as enabled on dark
+    app_palette = QApplication.palette()
+    stale = [(w.metaObject().className(), w.objectName())
+             for w in window.findChildren(QWidget) if w.styleSheet() and any(
+                 w.palette().color(group, role) != app_palette.color(group, role)
+                 for group in (QPalette.Active, QPalette.Disabled)
+                 for role in (QPalette.ButtonText, QPalette.WindowText))]
+    assert "executeNowButton" not in {name for _cls, name in stale}, stale
 
 
 #: objectNames of widgets in files owned by others that still set light colours (to be fixed with
