@@ -154,7 +154,10 @@ def test_wait_for_idle_cancelled_from_another_thread(env_open: Sandbox):
     # The waiting client polls every 30 s: a cancel seen only at the next poll would show.
     with client(env_open) as RM, client(env_open, status_polling_period=30) as slow:
         RM.item_execute(BPlan("count", ["det1"], num=60, delay=1))
-        RM.wait_for_condition(lambda s: s["manager_state"] == "executing_queue", timeout=30)
+        # re_state too: "executing_queue" comes before the Run Engine runs, and the pause at
+        # the end is refused until it does ("can be paused only in 'running' state")
+        RM.wait_for_condition(lambda s: s["manager_state"] == "executing_queue"
+                              and s["re_state"] == "running", timeout=30)
         monitor = Started()
         cancelled_at: list[float] = []
 
