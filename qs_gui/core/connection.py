@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,10 @@ LISTEN_BUDGET = 0.008  # seconds of info-socket reading per batch before yieldin
 LISTEN_BATCH = 5000
 BUSY_SHOW_AFTER = 0.5  # an own bulk read outstanding this long is shown as "busy" (seconds)
 BUSY_REFRESH = 0.5  # how often the busy detail's "so far" is brought up to date (seconds)
+#: status fields whose every change the tracker and the notices must see, even in a batch
+TRANSITION_KEYS = ("manager_state", "running_item_uid", "worker_environment_exists",
+                   "worker_environment_state", "re_state")
+MAX_TRANSITIONS = 16  # older statuses of one batch applied at most (floods stay cheap)
 
 
 @dataclass(frozen=True)
@@ -491,12 +495,35 @@ class ConnectionSupervisor:
         statuses = [m.status for m in batch if m.status is not None]
         if statuses:
             self.state.pushes_received += len(statuses)
+            for status in self._transitions(statuses[:-1]):
+                try:
+                    self.on_status(status, pushed=True)
+                except MalformedReply as ex:
+                    self.report_malformed("push", f"Ignored a malformed status push: {ex}")
             for status in reversed(statuses):  # the newest usable one
                 try:
                     self.on_status(status, pushed=True)
                     break
                 except MalformedReply as ex:
                     self.report_malformed("push", f"Ignored a malformed status push: {ex}")
+
+    def _transitions(self, older: list) -> list:
+        """The older statuses of a batch that change what runs or the environment's state.
+
+        A stalled loop (a loaded machine) gets several pushes in one batch; applying only the
+        newest would hide an item that ran and ended (Execute now would never see it end) or
+        an environment passing through ``closing`` (a requested close reported as a crash).
+        At most :data:`MAX_TRANSITIONS` per batch, so a flood costs no more than before."""
+        def key(status: Mapping) -> tuple:
+            return tuple(status.get(k) for k in TRANSITION_KEYS)
+
+        previous = key(self.state.status) if isinstance(self.state.status, Mapping) else None
+        found = []
+        for status in older:
+            if isinstance(status, Mapping) and key(status) != previous:
+                previous = key(status)
+                found.append(status)
+        return found[-MAX_TRANSITIONS:]
 
     def on_status(self, status: Any, *, pushed: bool = False) -> None:
         """A status from a poll or a push: checked, shown, and the uid-driven fetches asked."""

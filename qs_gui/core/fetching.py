@@ -57,6 +57,7 @@ class Fetcher:
         self._fetch_tasks: dict[str, asyncio.Task] = {}
         self._fetch_failures: dict[str, int] = dict.fromkeys(UID_KEYS, 0)
         self._fetch_failed_at: dict[str, float] = {}
+        self._fetch_warned: set[str] = set()  # categories whose failure was reported
 
     def tasks(self) -> list[asyncio.Task]:
         return list(self._fetch_tasks.values())
@@ -74,6 +75,7 @@ class Fetcher:
             self._fetched = dict.fromkeys(UID_KEYS)
             self._reply_uid = dict.fromkeys(UID_KEYS)
             self._fetch_failures = dict.fromkeys(UID_KEYS, 0)
+            self._fetch_warned.clear()
             self.policy.reset()
         items = status.get("items_in_history")
         self.policy.note_status(status.get("plan_history_uid"),
@@ -168,13 +170,18 @@ class Fetcher:
             try:
                 uid = await self._fetch(category)
             except (RequestTimeoutError, RequestFailedError) as ex:
+                busy = False
                 if isinstance(ex, RequestTimeoutError):
                     self.health.control_timeout()
+                    # judged busy (another client's large read, a manager starting up): the
+                    # server is there and a later status retries; a warning would cry wolf
+                    busy = self.health.control_verified and self.state.server_busy is not None
                 else:
                     self.health.control_ok()
                 self._fetch_failures[category] += 1
                 self._fetch_failed_at[category] = time.monotonic()
-                if self._fetch_failures[category] == 1:
+                if not busy and category not in self._fetch_warned:
+                    self._fetch_warned.add(category)  # once per run of failures
                     self.events.message.emit("warning", f"Could not load the {category}: {ex}")
                 return  # a later status retries
             except asyncio.CancelledError:
@@ -189,6 +196,7 @@ class Fetcher:
             self.health.control_ok()
             self.health.refresh_busy()  # our read is answered: not "serving" any longer
             self._fetch_failures[category] = 0
+            self._fetch_warned.discard(category)
             # Done for the status that asked for it. The reply may already be newer (its uid
             # differs): a status carrying that uid then needs no fetch, but a status that still
             # shows the old one must not make this loop fetch again and again.
