@@ -235,12 +235,36 @@ def child_pids(pid: int) -> list[int]:
     return out
 
 
-def manager_pid(watchdog_pid: int) -> int:
-    """The RE Manager process: the one child of the watchdog (``Sandbox.pid``); the worker, if
-    any, is the manager's child."""
-    children = child_pids(watchdog_pid)
-    assert len(children) == 1, f"expected one manager process under {watchdog_pid}: {children}"
-    return children[0]
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on loopback TCP ``port`` (from /proc/net/tcp*)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+                inodes.add(fields[9])
+    return inodes
+
+
+def manager_pid(sb: Sandbox) -> int:
+    """The RE Manager process: the watchdog's (``Sandbox.pid``) child that listens on the
+    control port. The worker, while an environment is open, is the watchdog's child too."""
+    port = int(sb.control_addr.rsplit(":", 1)[1])
+    inodes = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    found = []
+    for pid in child_pids(sb.pid):
+        try:
+            links = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+        except OSError:
+            continue
+        if links & inodes:
+            found.append(pid)
+    assert len(found) == 1, f"expected one manager listening on {port} under {sb.pid}: {found}"
+    return found[0]
 
 
 @contextlib.contextmanager
@@ -248,7 +272,7 @@ def manager_stopped(sb: Sandbox) -> Iterator[int]:
     """SIGSTOP the RE Manager process (not the watchdog): it answers nothing until the block
     ends. SIGCONT on exit, and in any case after STOP_LIMIT s (a safety net, well before the
     watchdog's 5 s)."""
-    pid = manager_pid(sb.pid)
+    pid = manager_pid(sb)
     resume = threading.Timer(STOP_LIMIT, os.kill, (pid, signal.SIGCONT))
     os.kill(pid, signal.SIGSTOP)
     resume.start()

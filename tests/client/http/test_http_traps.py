@@ -57,7 +57,7 @@ def manager_answers(sb: Sandbox) -> bool:
 
 def test_408_while_the_manager_hangs_and_the_add_still_happened(http_env_closed: Sandbox):
     sb = http_env_closed
-    pid_before = manager_pid(sb.pid)
+    pid_before = manager_pid(sb)
 
     async def add_while_stopped():
         api, log = client(sb)
@@ -100,7 +100,7 @@ def test_408_while_the_manager_hangs_and_the_add_still_happened(http_env_closed:
     assert is_gateway_timeout(ex)
     assert [s.path for s in log.sent] == ["/api/status"]  # a 408 is an answer: no retry
     wait_for(lambda: manager_answers(sb), 10, 0.1, "the manager to answer again")
-    assert manager_pid(sb.pid) == pid_before, "the watchdog restarted the manager"
+    assert manager_pid(sb) == pid_before, "the watchdog restarted the manager"
 
 
 def test_after_a_500_on_the_gateway(http_reset: Sandbox):
