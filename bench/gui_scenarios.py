@@ -57,6 +57,10 @@ class GuiProbe(Instrumentation):
     async def _until(self, predicate, timeout: float, what: str) -> float:
         deadline = time.monotonic() + timeout
         while not predicate():
+            session = self.window.session
+            if getattr(session, "history_withheld", None):  # too costly to read by itself:
+                session.load_history_now()  # the operator's Load now (what a read costs)
+                note("history withheld by the policy: Load now pressed")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
             await asyncio.sleep(0.002)

@@ -31,6 +31,8 @@ from itertools import count as _count
 from operator import ne
 from typing import Any
 
+from ..client.history_entries import HistoryEntry
+
 __all__ = [
     "Insert",
     "Move",
@@ -323,7 +325,13 @@ def history_identities(items: Sequence[Mapping]) -> list[tuple[Any, Any]]:
         stops = map(get, results, repeat("time_stop"))
         return list(zip(uids, stops, strict=True))
     except TypeError:  # not all dicts (a Mapping, or a result that is not a dict)
-        return [_history_identity(i) for i in items]
+        pass
+    if items and type(items[0]) is HistoryEntry:
+        try:
+            return list(map(HistoryEntry.identity, items))  # compact entries: no decode
+        except AttributeError:  # a mixed list
+            pass
+    return [_history_identity(i) for i in items]
 
 
 def diff_history(old: Sequence[Mapping], new: Sequence[Mapping], *,

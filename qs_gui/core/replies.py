@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..client.exceptions import RequestFailedError
+from ..client.history_entries import HistoryEntry
 
 #: status keys and the types a view may rely on (re-manager-protocol.md §3); a value of another
 #: type is replaced by None ("unknown") before anyone sees the status
@@ -78,13 +79,18 @@ def brief(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+#: what the client decodes items into: plain dicts, or compact history entries
+_ITEM_TYPES = {dict, HistoryEntry}
+
+
 def checked_items(reply: Mapping[str, Any], key: str) -> list[dict]:
-    """``reply[key]`` if it is a list of items. Decoded JSON holds plain dicts, which one set of
-    types shows at C speed; the per-item ABC check (30-40 ms for 100k) runs only otherwise."""
+    """``reply[key]`` if it is a list of items. Decoded JSON holds plain dicts (or compact
+    :class:`HistoryEntry` mappings), which one set of types shows at C speed; the per-item
+    ABC check (30-40 ms for 100k) runs only otherwise."""
     items = reply.get(key, [])
     if not isinstance(items, list):
         raise MalformedReply(f"'{key}' is not a list of items")
-    if not set(map(type, items)) <= {dict} and not all(isinstance(i, Mapping) for i in items):
+    if not set(map(type, items)) <= _ITEM_TYPES and not all(isinstance(i, Mapping) for i in items):
         raise MalformedReply(f"'{key}' is not a list of items")
     return items
 

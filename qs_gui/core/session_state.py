@@ -5,6 +5,7 @@ write this one object instead of each other's attributes; views read it through 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,8 @@ class SessionState:
     status: dict[str, Any] | None = None
     queue: list[dict] = field(default_factory=list)
     running_item: dict = field(default_factory=dict)
-    history: list[dict] = field(default_factory=list)
+    #: plain dicts, or read-only compact entries (``core/history_items``) from the Fetcher
+    history: list[Mapping[str, Any]] = field(default_factory=list)
     plans_allowed: dict[str, Any] = field(default_factory=dict)
     devices_allowed: dict[str, Any] = field(default_factory=dict)
     lock_info: dict[str, Any] | None = None

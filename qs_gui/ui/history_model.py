@@ -16,6 +16,7 @@ from PyQt5.QtGui import QBrush, QColor
 
 from qs_gui.core import itemdiff as idiff
 from qs_gui.core.formatting import format_duration
+from qs_gui.core.history_items import outcome, plain_item
 from qs_gui.core.itemdiff import (
     Reset,
     format_time,
@@ -25,6 +26,7 @@ from qs_gui.core.itemdiff import (
 
 from .item_table import (
     _TOOLTIP_LIMIT,
+    ITEM_ROLE,
     MARK_ROLE,
     SORT_ROLE,
     ItemTableModel,
@@ -210,7 +212,7 @@ class HistoryModel(ItemTableModel):
         once per row and kept with it (across reloads, which keep unchanged rows)."""
         text = self._search[row]
         if text is None:
-            item = self._items[row]
+            item = plain_item(self._items[row])  # a compact entry: one decode, not four
             msg = _result(item).get("msg")
             parts = (item.get("name"), param_summary(item), item.get("user"), msg)
             text = self._search[row] = "\n".join(str(v or "") for v in parts).casefold()
@@ -221,18 +223,33 @@ class HistoryModel(ItemTableModel):
 
     def exit_status_at(self, row: int) -> str | None:
         """``result.exit_status`` of ``row`` (None if the row or the result is missing)."""
-        item = self.item_at(row)
-        return _result(item).get("exit_status") if item is not None else None
+        if not 0 <= row < len(self._items):
+            return None
+        return _result(self._items[row]).get("exit_status")
+
+    def item_at(self, row: int) -> dict | None:
+        """The full item at ``row`` as a plain dict (compact entries are decoded: the caller
+        may show, copy, edit or send it)."""
+        return plain_item(self._items[row]) if 0 <= row < len(self._items) else None
+
+    def uid_at(self, row: int) -> str | None:
+        """``item_uid`` at ``row`` (no decode of the whole entry), or None."""
+        return self._items[row].get("item_uid") if 0 <= row < len(self._items) else None
 
     def _make_cells(self, item: dict) -> tuple[str, ...]:
-        result = _result(item)
+        plain = plain_item(item)  # computed once per painted row (cached): one decode
+        cells = self._table_cells(item, _result(item))
+        return (*cells[:self.PARAMS], param_summary(plain), *cells[self.PARAMS + 1:])
+
+    def _table_cells(self, item: Mapping, result: Mapping) -> tuple[str, ...]:
+        """The cells from the table's fields (no decode of a compact entry; no parameters)."""
         start, stop = result.get("time_start"), result.get("time_stop")
         duration = stop - start if _is_num(start) and _is_num(stop) else None
         msg = str(result.get("msg") or "")
         return (
             f"● {result.get('exit_status') or 'unknown'}",
             str(item.get("name", "")),
-            param_summary(item),
+            "",  # the parameters need the whole item (see _make_cells)
             str(item.get("user", "")),
             "",  # "Started" depends on today's date, so it is formatted at paint time
             format_duration(duration),
@@ -271,7 +288,8 @@ class HistoryModel(ItemTableModel):
         if role == MARK_ROLE and col == self.STATUS:  # a selected failed row keeps its red
             return outcome_role(str(result.get("exit_status") or "unknown"))
         if role == Qt.ToolTipRole and col in (self.MESSAGE, self.STATUS):
-            text = "\n\n".join(t for t in (result.get("msg"), result.get("traceback")) if t)
+            full = _result(plain_item(item))  # the traceback is not a compact field
+            text = "\n\n".join(t for t in (full.get("msg"), full.get("traceback")) if t)
             if text:
                 return text[:_TOOLTIP_LIMIT]
         if role == SEARCH_ROLE:
@@ -284,10 +302,13 @@ class HistoryModel(ItemTableModel):
             if col == self.DURATION:
                 start, stop = result.get("time_start"), result.get("time_stop")
                 return stop - start if _is_num(start) and _is_num(stop) else -1.0
+            if col != self.PARAMS:  # the same strings as the cells, without a decode
+                return self._table_cells(item, result)[col]
             return self._cells_of(item)[col]
+        if role in (Qt.ToolTipRole, ITEM_ROLE):
+            return self._common_data(plain_item(item), role)
         return self._common_data(item, role)
 
 
-def _result(item: Mapping) -> Mapping:
-    result = item.get("result")
-    return result if isinstance(result, Mapping) else {}
+#: the entry's result as the table reads it (compact entries: without decoding the entry)
+_result = outcome
