@@ -10,8 +10,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from bench._benchlib import seed_history  # noqa: E402  (moving to qs_gui/sandbox/seeding.py)
 from qs_gui.core.history_items import HistoryEntry  # noqa: E402
+from qs_gui.sandbox.seeding import seed_history  # noqa: E402
 from qs_gui.ui.history_model import HistoryModel  # noqa: E402
 
 from .qt_async import run, until  # noqa: E402
