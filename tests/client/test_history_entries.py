@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench._benchlib import history_entry
 from qs_gui.client import jsonstream
 from qs_gui.client.history_entries import EntryDecoder, HistoryEntry, plain_item
 from qs_gui.client.jsonstream import loads_async
 from qs_gui.core.itemdiff import history_identities
 from qs_gui.core.replies import checked_items
+from qs_gui.sandbox.seeding import history_entry
 
 
 def decode(data: bytes):

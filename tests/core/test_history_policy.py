@@ -11,7 +11,9 @@ from qs_gui.core.history_policy import (
     DUTY,
     SAFETY_LIMIT,
     HistoryPolicy,
+    Staleness,
     Verdict,
+    staleness_text,
 )
 
 
@@ -161,3 +163,17 @@ def test_an_operator_read_does_not_hold_back_automatic_ones(policy: HistoryPolic
     policy.note_status("h2", 1000)
     clock.t += 1
     assert policy.decide().verdict is Verdict.READ
+
+
+def test_staleness_is_told_in_plain_words() -> None:
+    assert staleness_text(Staleness(0, None, 100_000)) == "Not read yet: none of it is shown."
+    assert staleness_text(Staleness(0, 5.2, 1)) == "Shown as read 5 s ago."
+    assert staleness_text(Staleness(1, 75.0, 1)) == ("Shown as read 1 min 15 s ago; it changed "
+                                                     "once since.")
+    assert staleness_text(Staleness(1234, 7300.0, 1)).endswith("it changed 1,234 times since.")
+
+
+def test_the_withhold_reason_counts_in_words() -> None:
+    policy = HistoryPolicy(seconds_per_item=3.0)
+    assert policy.withhold_reason(1).startswith("the history has 1 item; ")
+    assert policy.withhold_reason(2).startswith("the history has 2 items; ")

@@ -12,8 +12,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PyQt5.QtCore import Qt  # noqa: E402
 
-from bench._benchlib import history_entry  # noqa: E402
 from qs_gui.core.history_items import HistoryEntry  # noqa: E402
+from qs_gui.sandbox.seeding import history_entry  # noqa: E402
 from qs_gui.ui.history_model import SEARCH_ROLE, HistoryModel  # noqa: E402
 from qs_gui.ui.item_table import ITEM_ROLE, SORT_ROLE  # noqa: E402
 
