@@ -4,7 +4,15 @@
 The history is read only when ``core/history_policy`` allows it: a costly read is coalesced or
 withheld (the operator may still choose :meth:`Fetcher.load_history_now`), and a costly
 background read is not sent while an operator command is in flight, so a command never queues
-in the serial server behind a read that had not been sent yet."""
+in the serial server behind a read that had not been sent yet.
+
+A session may read only some categories (``fetch``): a status-only tile (``TILE_FETCH``) reads
+the lock info and the history, never the queue, plans or devices. For the running plan's name it
+has the ``"running"`` category instead of the queue: ``queue_get`` (the only reply in RE Manager
+0.0.25 naming the running item; ``queue_item_get`` refuses it) read when ``running_item_uid``
+changes, never on ``plan_queue_uid`` changes, and only while the queue is small: its cost grows
+with ``items_in_queue`` (measured 20 µs/item at 5,000-10,000 items, docs/performance.md), so a
+second :class:`HistoryPolicy` with :data:`RUNNING_READ_LIMIT` decides, as for the history."""
 
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client import REManagerAPI
 from ..client.exceptions import RequestFailedError, RequestTimeoutError
+from .events import Event
 from .history_policy import HistoryPolicy, Verdict
 from .replies import MalformedReply, as_mapping, checked_items, checked_map
 from .session_state import SessionEvents, SessionState
@@ -31,6 +40,20 @@ UID_KEYS = {
     "devices": "devices_allowed_uid",
     "lock": "lock_info_uid",
 }
+#: the pseudo-category that reads ``queue_get`` only for the running item's name
+RUNNING = "running"
+#: category -> status key that triggers its read (the uids, and the running item for RUNNING)
+TRIGGER_KEYS = {**UID_KEYS, RUNNING: "running_item_uid"}
+#: every category a full session reads (RUNNING is implied by "queue")
+ALL_FETCH = frozenset(UID_KEYS)
+#: what a status-only ("tile") session reads
+TILE_FETCH = frozenset({"history", "lock", RUNNING})
+#: assumed server cost of ``queue_get`` per queued item until a read of 1,000+ items measures it
+#: (measured 10-20 µs/item on the 2-core test machine; above it on purpose)
+QUEUE_SECONDS_PER_ITEM = 25e-6
+#: a running-name read predicted to cost the server more than this is not made (seconds):
+#: about 2,000 queued items; the tile then says the name is not read
+RUNNING_READ_LIMIT = 0.05
 FETCH_BACKOFF_MAX = 30.0  # seconds between retries of a fetch that keeps failing
 #: a background history read predicted to cost the server more than this waits for operator
 #: commands in flight to be answered first (seconds)
@@ -42,7 +65,20 @@ class Fetcher:
 
     def __init__(self, api: REManagerAPI, state: SessionState, events: SessionEvents,
                  tracker: ExecutionTracker, health: ConnectionSupervisor,
-                 policy: HistoryPolicy | None = None) -> None:  # fmt: skip
+                 policy: HistoryPolicy | None = None,
+                 fetch: frozenset[str] = ALL_FETCH) -> None:  # fmt: skip
+        unknown = set(fetch) - set(TRIGGER_KEYS)
+        if unknown:
+            raise ValueError(f"unknown fetch categories: {', '.join(sorted(unknown))}")
+        #: the categories this session reads (the queue read names the running item itself)
+        self.fetch = frozenset(fetch) - ({RUNNING} if "queue" in fetch else set())
+        #: when the running item's name may be read (RUNNING only): cost grows with the queue
+        self.running_policy = HistoryPolicy(seconds_per_item=QUEUE_SECONDS_PER_ITEM,
+                                            safety_limit=RUNNING_READ_LIMIT)
+        #: why the running item's name is not read (None: it is, or nothing runs)
+        self.running_skipped: str | None = None
+        self.running_skipped_changed = Event("running_skipped_changed")  #: (reason | None)
+        self._timers: dict[str, asyncio.TimerHandle] = {}
         self._api = api
         self.state = state
         self.events = events
@@ -52,10 +88,10 @@ class Fetcher:
         self._history_timer: asyncio.TimerHandle | None = None
         self._history_note = ""  # why the history waits (coalesced or withheld), shown
         events.busy_changed.connect(self._commands_changed)
-        self._fetched: dict[str, Any] = dict.fromkeys(UID_KEYS)  # status uid last fetched for
-        self._reply_uid: dict[str, Any] = dict.fromkeys(UID_KEYS)  # uid the reply carried
+        self._fetched: dict[str, Any] = dict.fromkeys(TRIGGER_KEYS)  # status uid last fetched for
+        self._reply_uid: dict[str, Any] = dict.fromkeys(TRIGGER_KEYS)  # uid the reply carried
         self._fetch_tasks: dict[str, asyncio.Task] = {}
-        self._fetch_failures: dict[str, int] = dict.fromkeys(UID_KEYS, 0)
+        self._fetch_failures: dict[str, int] = dict.fromkeys(TRIGGER_KEYS, 0)
         self._fetch_failed_at: dict[str, float] = {}
         self._fetch_warned: set[str] = set()  # categories whose failure was reported
 
@@ -67,21 +103,26 @@ class Fetcher:
         if self._history_timer is not None:
             self._history_timer.cancel()
             self._history_timer = None
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
 
     def on_status(self, status: Mapping[str, Any], reconnected: bool) -> None:
         """A verified status: fetch each category whose uid changed (all after a reconnect,
         since the server may have restarted)."""
         if reconnected:
-            self._fetched = dict.fromkeys(UID_KEYS)
-            self._reply_uid = dict.fromkeys(UID_KEYS)
-            self._fetch_failures = dict.fromkeys(UID_KEYS, 0)
+            self._fetched = dict.fromkeys(TRIGGER_KEYS)
+            self._reply_uid = dict.fromkeys(TRIGGER_KEYS)
+            self._fetch_failures = dict.fromkeys(TRIGGER_KEYS, 0)
             self._fetch_warned.clear()
             self.policy.reset()
         items = status.get("items_in_history")
         self.policy.note_status(status.get("plan_history_uid"),
                                 items if isinstance(items, int) else None)
-        for category, key in UID_KEYS.items():
-            if status.get(key) != self._fetched[category]:
+        queued = status.get("items_in_queue")
+        self.running_policy.note_status(None, queued if isinstance(queued, int) else None)
+        for category, key in TRIGGER_KEYS.items():
+            if category in self.fetch and status.get(key) != self._fetched[category]:
                 self.schedule(category)
 
     def cancel_pending(self) -> None:
@@ -146,6 +187,37 @@ class Fetcher:
         self._history_timer = None
         self.schedule("history")
 
+    def _running_gate(self, wanted: Any) -> bool:
+        """May ``queue_get`` be read for the running item's name now? Nothing runs, or the
+        queue is too long to read for a name: no (the tile says so); a read too soon after the
+        last costly one: later (a timer), as for the history."""
+        if not wanted:
+            self._fetched[RUNNING] = wanted  # nothing runs: nothing to name
+            self._set_running_skipped(None)
+            return False
+        decision = self.running_policy.decide()
+        if decision.verdict is Verdict.WITHHOLD:
+            queued = self.running_policy.staleness.items_on_server or 0
+            self._set_running_skipped(f"the queue has {queued:,} items; reading it for the "
+                                      f"name would cost the RE Manager about "
+                                      f"{decision.predicted:.2f} s")
+            return False
+        if decision.verdict is Verdict.WAIT:
+            self._set_running_skipped(None)
+            timer = self._timers.pop(RUNNING, None)
+            if timer is not None:
+                timer.cancel()
+            self._timers[RUNNING] = asyncio.get_running_loop().call_later(
+                decision.delay, lambda: (self._timers.pop(RUNNING, None), self.schedule(RUNNING)))
+            return False
+        self._set_running_skipped(None)
+        return True
+
+    def _set_running_skipped(self, reason: str | None) -> None:
+        if reason != self.running_skipped:
+            self.running_skipped = reason
+            self.running_skipped_changed.emit(reason)
+
     def schedule(self, category: str) -> None:
         task = self._fetch_tasks.get(category)
         if task is not None and not task.done():
@@ -159,13 +231,15 @@ class Fetcher:
         self._fetch_tasks[category] = asyncio.ensure_future(self._fetch_loop(category))
 
     async def _fetch_loop(self, category: str) -> None:
-        key = UID_KEYS[category]
+        key = TRIGGER_KEYS[category]
         while self.health.running and self.state.status is not None:
             wanted = self.state.status.get(key)
             if wanted == self._fetched[category] or (
                     wanted is not None and wanted == self._reply_uid[category]):
                 return
             if category == "history" and not self._history_gate():
+                return
+            if category == RUNNING and not self._running_gate(wanted):
                 return
             try:
                 uid = await self._fetch(category)
@@ -206,14 +280,22 @@ class Fetcher:
 
     async def _fetch(self, category: str) -> Any:
         api, s, events = self._api, self.state, self.events
-        if category == "queue":
+        if category in ("queue", RUNNING):
+            if category == RUNNING:
+                self.running_policy.started()
+            sent, started = self.health.replies.count, time.monotonic()
             reply = as_mapping(await api.queue_get(), "queue_get")
             items = checked_items(reply, "items")
             running = reply.get("running_item") or {}
             if not isinstance(running, Mapping):
                 raise MalformedReply("'running_item' is not an item")
+            answered = self.health.replies.last("queue_get")
+            if category == RUNNING and self.health.replies.count > sent and answered is not None:
+                self.running_policy.record_read(len(items), answered.seconds, started=started)
             s.queue, s.running_item = items, running
             events.queue_changed.emit(s.queue, s.running_item)
+            if category == RUNNING:
+                return running.get("item_uid") or None
             return reply.get("plan_queue_uid")
         if category == "history":
             self.policy.started()

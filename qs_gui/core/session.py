@@ -31,7 +31,7 @@ from .access import Principal, Problem, classify, detail, login_name, principal_
 from .attention import Attention, Failure
 from .command_runner import CommandRunner
 from .connection import BULK_METHODS, ConnectionSupervisor, Timing
-from .fetching import UID_KEYS, Fetcher
+from .fetching import ALL_FETCH, TILE_FETCH, UID_KEYS, Fetcher
 from .gates import Connection
 from .history_policy import HistoryPolicy, Staleness
 from .operations import Operations
@@ -41,8 +41,8 @@ from .replies import STATUS_TYPES, MalformedReply, sanitize_status
 from .session_state import SessionEvents, SessionState
 from .tracking import ExecutionTracker
 
-__all__ = ["BULK_METHODS", "STATUS_TYPES", "UID_KEYS", "MalformedReply", "Outcome",
-           "OutcomeKind", "Session", "Timing", "sanitize_status"]
+__all__ = ["ALL_FETCH", "BULK_METHODS", "STATUS_TYPES", "TILE_FETCH", "UID_KEYS",
+           "MalformedReply", "Outcome", "OutcomeKind", "Session", "Timing", "sanitize_status"]
 
 
 class Session:
@@ -50,7 +50,11 @@ class Session:
 
     def __init__(self, api: REManagerAPI, *, use_monitor: bool = True,
                  timing: Timing | None = None, history_policy: HistoryPolicy | None = None,
-                 ) -> None:  # fmt: skip
+                 fetch: frozenset[str] = ALL_FETCH) -> None:  # fmt: skip
+        """``fetch``: what is read besides the status (``core/fetching``); ``TILE_FETCH`` makes
+        a status-only session for an overview tile (lock info, the history under its policy,
+        the running item's name while the queue is small; never the queue, plans or
+        devices)."""
         self._api = api
         self.state = SessionState(address=api.server_address)
         self.events = SessionEvents()
@@ -63,7 +67,7 @@ class Session:
             on_control_lost=lambda: self.fetcher.cancel_pending(),
             policy=self.history_policy)
         self.fetcher = Fetcher(api, self.state, self.events, self.tracker, self.supervisor,
-                               self.history_policy)
+                               self.history_policy, fetch=fetch)
         self.runner = CommandRunner(api, self.state, self.events, self.tracker, self.supervisor)
         self.attention = Attention(self.state, self.events, self.tracker)
         self.ops = Operations(api, self.runner, on_request=self.attention.expect)
@@ -221,6 +225,17 @@ class Session:
     def history_staleness(self) -> Staleness:
         """Changes not read yet and the time since the shown history was read."""
         return self.history_policy.staleness
+
+    @property
+    def fetch(self) -> frozenset[str]:
+        """The categories this session reads (``TILE_FETCH`` for a status-only tile)."""
+        return self.fetcher.fetch
+
+    @property
+    def running_name_skipped(self) -> str | None:
+        """Why the running item's name is not read (a status-only session and a long queue);
+        None when it is read or nothing runs."""
+        return self.fetcher.running_skipped
 
     @property
     def server_busy(self) -> str | None:
