@@ -42,13 +42,13 @@ from .gates import Connection
 from .history_items import outcome
 from .notify_rules import Kind, Notice, NotifyRules
 from .operator_state import OperatorState, StateKind
-from .profiles import DEFAULT_COLOUR, Profile
+from .profiles import DEFAULT_COLOUR, Profile, resolve_connection
 from .progress import Progress
-from .session import Session
+from .session import TILE_FETCH, Session
 
 __all__ = ["CONNECTION_WORDS", "NOT_READ", "AlarmKind", "LastOutcome", "LogEntry", "Overview",
            "OverviewLog", "StateKind", "TileAlarm", "TileEntry", "TileModel", "TileState",
-           "is_alarm"]
+           "is_alarm", "zmq_tile_session"]
 
 #: connection -> the tile's word for it
 CONNECTION_WORDS = {Connection.OFFLINE: "offline", Connection.CONNECTING: "connecting",
@@ -111,12 +111,12 @@ class TileState:
     connection: str  #: "offline", "connecting" or "connected"
     connection_detail: str
     state: OperatorState  #: kind, headline, detail, colour role, lock flag (operator words)
-    environment: str  #: "open", "closed", "opening", "closing" or "unknown"
+    environment: str  #: "open", "closed", "opening", "closing" or "unknown" (offline)
     running_name: str | None  #: the running plan's name, when known
     running_text: str  #: "" (nothing runs), the name, or "a plan (name not read)"
     running_uid: str
-    queue_length: int | None  #: items_in_queue
-    queue: str  #: "running", "stopping", "paused" or "stopped"
+    queue_length: int | None  #: items_in_queue (the last known while offline)
+    queue: str  #: "running", "stopping", "paused", "stopped" or "unknown" (offline)
     outcome: LastOutcome
     locked: bool
     lock_text: str  #: "" or "Environment and queue locked by alice: beam tuning"
@@ -210,11 +210,15 @@ def _lock(status: Mapping[str, Any] | None, info: Mapping[str, Any] | None
 
 
 def _last_outcome(history: Sequence[Mapping[str, Any]], status: Mapping[str, Any] | None,
-                  withheld: str | None, unread: int) -> LastOutcome:  # fmt: skip
-    """From the history's newest entry when the shown history is current; otherwise, when the
-    server has a history this client has not read, "finished — result not read"."""
+                  withheld: str | None, waiting: str) -> LastOutcome:  # fmt: skip
+    """From the history's newest entry while the history is read as it changes (a read about
+    to happen keeps the last outcome meanwhile, so the tile does not flicker); "finished —
+    result not read" while the history is withheld or its reads are coalesced (``waiting``),
+    or not read yet."""
     on_server = status.get("items_in_history") if isinstance(status, Mapping) else None
-    if history and not unread and not withheld:
+    if withheld or waiting:
+        return LastOutcome("unread", NOT_READ, "off", can_read=True, reason=withheld or waiting)
+    if history:
         entry = history[-1]
         result = outcome(entry)
         status_word = result.get("exit_status")
@@ -226,8 +230,8 @@ def _last_outcome(history: Sequence[Mapping[str, Any]], status: Mapping[str, Any
         if kind != "completed" and isinstance(msg, str) and msg.strip():
             text += f": {msg.strip().splitlines()[0]}"
         return LastOutcome(kind, text, _OUTCOME_ROLES.get(kind, "attention"))
-    if isinstance(on_server, int) and on_server > 0 or history:
-        return LastOutcome("unread", NOT_READ, "off", can_read=True, reason=withheld or "")
+    if isinstance(on_server, int) and on_server > 0:
+        return LastOutcome("unread", NOT_READ, "off")  # the first read is on its way
     return NO_OUTCOME
 
 
@@ -447,24 +451,37 @@ class TileModel:
             else:
                 text = "a plan"
         count = status.get("items_in_queue") if isinstance(status, Mapping) else None
+        offline = connection is Connection.OFFLINE
+        if offline:  # the last status is not the server's state now
+            name, text = None, ""
         locked, lock_text, user, note = _lock(status, s.lock_info)
-        staleness = s.history_staleness
         progress = self.progress if running_uid and self.progress is not None \
             and not self.progress.done else None  # fmt: skip
         return TileState(
             name=self.name, colour=self.colour,
             connection=CONNECTION_WORDS.get(connection, "offline"),
             connection_detail=s.connection_detail, state=s.operator_state,
-            environment=_environment(status) if connection is not Connection.OFFLINE
-            else "unknown",
-            running_name=name, running_text=text, running_uid=running_uid,
-            queue_length=count if isinstance(count, int) else None, queue=_queue(status),
-            outcome=_last_outcome(s.history, status, s.history_withheld,
-                                  staleness.changes_unread),
+            environment="unknown" if offline else _environment(status),
+            running_name=name, running_text=text, running_uid="" if offline else running_uid,
+            queue_length=count if isinstance(count, int) else None,
+            queue="unknown" if offline else _queue(status),
+            outcome=_last_outcome(s.history, status, s.history_withheld, s.history_note),
             locked=locked, lock_text=lock_text, lock_user=user, lock_note=note,
             progress=progress.fraction if progress is not None else None,
             eta=progress.eta if progress is not None else None,
             changed_at=self._changed_at, alarm=self.alarm, acknowledged=self.acknowledged)
+
+
+def zmq_tile_session(profile: Profile, *, timeout: float = 2.0) -> Session:
+    """The status-only session of a 0MQ profile, read-only by construction (its client refuses
+    every request that changes the server): an :class:`Overview`'s ``session_factory``."""
+    from ..client import REManagerAPI
+
+    conn = resolve_connection(profile, monitor=True)
+    api = REManagerAPI(zmq_control_addr=conn["control_addr"], zmq_info_addr=conn["info_addr"],
+                       zmq_public_key=conn["public_key"], timeout_recv=timeout,
+                       read_only=True, reuse_unchanged_items=True)
+    return Session(api, fetch=TILE_FETCH)
 
 
 def _headline(alarm: TileAlarm) -> str:

@@ -14,7 +14,14 @@ from qs_gui.client.transport import TransportTimeout
 from qs_gui.core.fetching import RUNNING_READ_LIMIT
 from qs_gui.core.gates import Connection
 from qs_gui.core.operator_state import StateKind
-from qs_gui.core.overview import NOT_READ, AlarmKind, Overview, TileModel, TileState
+from qs_gui.core.overview import (
+    NOT_READ,
+    AlarmKind,
+    Overview,
+    OverviewLog,
+    TileModel,
+    TileState,
+)
 from qs_gui.core.profiles import Profile
 from qs_gui.core.progress import Progress
 from qs_gui.core.session import TILE_FETCH, Session, Timing
@@ -313,6 +320,7 @@ def test_offline_alarm_then_back():
         assert time.monotonic() - t0 < 2.0
         assert tile.state.alarm.kind is AlarmKind.OFFLINE and tile.state.role == "alarm"
         assert tile.state.state.kind is StateKind.OFFLINE and tile.state.environment == "unknown"
+        assert tile.state.queue == "unknown" and tile.state.queue_length == 2  # the last known
         assert len(alarms) == 1
         server.down = False
         await until(lambda: tile.state.connection == "connected")
@@ -386,6 +394,32 @@ def test_overview_layout_alarms_log_and_acknowledge_all():
         other = Overview(factory)
         other.restore_layout(saved)
         assert other.visible() == ["C", "B"]
+        await overview.remove("C")
+        assert overview.visible() == ["B"] and "C" not in overview.tiles
+        assert sessions["C"].supervisor.running is False
         await overview.stop()
 
     asyncio.run(scenario())
+
+
+def test_fetch_categories_are_checked_and_the_queue_names_the_running_item_itself():
+    api = REManagerAPI(transport=FakeTransport(Beamline().handle))
+    try:
+        Session(api, fetch=frozenset({"history", "queues"}))
+        raise AssertionError("an unknown category was accepted")
+    except ValueError as ex:
+        assert "queues" in str(ex)
+    full = Session(api)
+    assert full.fetch == frozenset({"queue", "history", "plans", "devices", "lock"})
+    both = Session(api, fetch=frozenset({"queue", "running"}))
+    assert both.fetch == frozenset({"queue"})  # the queue read already names it
+
+
+def test_overview_log_is_bounded_and_announces_entries():
+    log = OverviewLog(max_entries=3)
+    seen = []
+    log.added.connect(seen.append)
+    for i in range(5):
+        log.add(float(i), "ID12", f"event {i}", "warning")
+    assert [e.text for e in log] == ["event 2", "event 3", "event 4"] and len(log) == 3
+    assert len(seen) == 5 and seen[-1].beamline == "ID12" and seen[-1].level == "warning"

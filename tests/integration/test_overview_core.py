@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 
 from qs_gui.core.operator_state import StateKind
-from qs_gui.core.overview import AlarmKind, Overview, TileModel, TileState
+from qs_gui.core.overview import AlarmKind, Overview, TileModel, TileState, zmq_tile_session
 from qs_gui.core.profiles import Profile
 from qs_gui.core.session import TILE_FETCH, Session
 from qs_gui.sandbox.fake_beamline import FakeBeamlineHost
@@ -135,24 +135,20 @@ def test_24_fake_beamlines_a_silenced_one_delays_no_other_tile():
     others must not notice."""
     n = 24
     with FakeBeamlineHost(n, publish_period=1.0) as host:
-        addresses = {a["name"]: a for a in host.addresses()}
-
-        def factory(profile: Profile) -> Session:
-            from qs_gui.client import REManagerAPI
-
-            a = addresses[profile.name]
-            return Session(REManagerAPI(zmq_control_addr=a["control_addr"],
-                                        zmq_info_addr=a["info_addr"]), fetch=TILE_FETCH)
+        profiles = [Profile(a["name"], control_addr=a["control_addr"], info_addr=a["info_addr"])
+                    for a in host.addresses()]
 
         async def scenario() -> tuple[list[float], list[float]]:
-            overview = Overview(factory)
-            for name in addresses:
-                overview.add(Profile(name))
+            overview = Overview(zmq_tile_session)
+            for profile in profiles:
+                overview.add(profile)
             await overview.start()
             try:
                 await until(lambda: all(t.state.state.kind is StateKind.IDLE
                                         for t in overview.tiles.values()), 20, "24 idle tiles")
-                names = list(addresses)[1:]  # FB01 is the one silenced later
+                assert all(t.session.fetch == TILE_FETCH and t.session._api.read_only
+                           for t in overview.tiles.values())
+                names = [p.name for p in profiles[1:]]  # FB01 is the one silenced later
 
                 async def latencies(rounds: int) -> list[float]:
                     out = []
