@@ -12,8 +12,8 @@ from qs_gui.client import REManagerAPI
 from qs_gui.client.exceptions import RequestTimeoutError
 from qs_gui.client.monitor import InfoMonitor
 from qs_gui.core.replies import sanitize_status
-from qs_gui.sandbox.fake_beamline import FakeBeamline, FakeBeamlineHost
-from tests.helpers import reap, spawn_guarded
+from qs_gui.sandbox.fake_beamline import FakeBeamline, FakeBeamlineHost, FakeBeamlineProcess
+from tests.helpers import process_alive, reap, spawn_guarded
 
 
 async def next_status(monitor: InfoMonitor, timeout: float = 2.0) -> dict:
@@ -163,3 +163,32 @@ def test_helper_process_takes_commands_and_ends_with_its_stdin():
         assert proc.wait(timeout=10) == 0
     finally:
         reap(proc)
+
+
+def test_process_wrapper_for_the_benchmark_ends_its_helper():
+    with FakeBeamlineProcess(2, publish_period=0.5) as fakes:
+        assert [b["name"] for b in fakes.beamlines] == ["FB01", "FB02"]
+        at = fakes.call("FB01", "fail")
+        assert abs(time.monotonic() - at) < 5  # the same monotonic clock as this process
+        pid = fakes.proc.pid
+    assert fakes.proc.returncode == 0
+    assert not process_alive(pid)
+
+
+def test_slow_beamline_answers_late_one_at_a_time():
+    async def scenario():
+        async with FakeBeamline("ID04") as fb:
+            api = REManagerAPI(zmq_control_addr=fb.control_addr, zmq_info_addr=fb.info_addr)
+            try:
+                fb.slow(0.3)
+                t0 = time.monotonic()
+                await api.status(reload=True)
+                assert time.monotonic() - t0 >= 0.3
+                fb.slow(0)
+                t0 = time.monotonic()
+                await api.status(reload=True)
+                assert time.monotonic() - t0 < 0.3
+            finally:
+                await api.close()
+
+    asyncio.run(scenario())

@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -43,7 +44,9 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-__all__ = ["FakeBeamline", "FakeBeamlineHost", "main"]
+from .lifeline import guard, unguard
+
+__all__ = ["FakeBeamline", "FakeBeamlineHost", "FakeBeamlineProcess", "main"]
 
 VERSION = "RE Manager v0.0.25 (fake beamline)"
 HOST = "127.0.0.1"
@@ -69,6 +72,7 @@ class FakeBeamline:
         self.control_addr = ""
         self.info_addr = ""
         self.silent = False
+        self.reply_delay = 0.0  #: seconds before each reply (a slow server; serial like one)
         self.requests: Counter[str] = Counter()  #: method -> requests received
         self.published = 0  #: status messages published
         self.last_change_at = 0.0  #: time.monotonic() of the last scripted change's push
@@ -144,6 +148,8 @@ class FakeBeamline:
                 reply = self.reply(method, request.get("params") or {})
             except Exception as ex:  # a bad request: answer like the server would
                 reply = {"success": False, "msg": f"Invalid request: {ex}"}
+            if self.reply_delay > 0:
+                await asyncio.sleep(self.reply_delay)
             await self._rep.send_multipart([identity, b"", json.dumps(reply).encode()])
 
     def reply(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -289,6 +295,11 @@ class FakeBeamline:
     def unlock(self) -> float:
         return self.lock(environment=False, queue=False)
 
+    def slow(self, seconds: float) -> float:
+        """Answer every request ``seconds`` late (0: at once), one at a time like the server."""
+        self.reply_delay = max(0.0, float(seconds))
+        return time.monotonic()
+
     def silence(self, on: bool = True) -> float:
         """Stop answering and publishing (a dead server), or start again."""
         self.silent = bool(on)
@@ -380,6 +391,74 @@ class FakeBeamlineHost:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class FakeBeamlineProcess:
+    """N fake beamlines in a helper process (``python -m qs_gui.sandbox.fake_beamline``) that
+    ends with this one: its own process group, registered with the sandbox's lifeline guardian,
+    and it also exits when its stdin (our pipe) closes. For benchmarks, whose own process is
+    under measurement."""
+
+    def __init__(self, n: int, *, publish_period: float = 1.0, prefix: str = "FB",
+                 startup_timeout: float = 30.0) -> None:  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "qs_gui.sandbox.fake_beamline", "--count", str(n),
+             "--period", str(publish_period), "--prefix", prefix],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+        guard(self.proc.pid)
+        self._lock = threading.Lock()
+        try:
+            line = self._readline(startup_timeout)
+            #: [{"name", "control_addr", "info_addr"}, ...]
+            self.beamlines: list[dict[str, str]] = json.loads(line)["beamlines"]
+        except BaseException:
+            self.close()
+            raise
+
+    def _readline(self, timeout: float) -> str:
+        assert self.proc.stdout is not None
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        threading.Thread(target=lambda: done.set_result(self.proc.stdout.readline()),
+                         daemon=True).start()
+        line = done.result(timeout)
+        if not line:
+            raise RuntimeError(f"the fake beamlines exited (rc={self.proc.poll()})")
+        return line
+
+    def call(self, beamline: str, do: str, *args: Any, timeout: float = 5.0,
+             **kwargs: Any) -> float:  # fmt: skip
+        """Run a scripted state in the helper; the push's time.monotonic() there (the same
+        clock as here on Linux: CLOCK_MONOTONIC is system-wide)."""
+        assert self.proc.stdin is not None
+        with self._lock:
+            self.proc.stdin.write(json.dumps({"beamline": beamline, "do": do,
+                                              "args": list(args), "kwargs": kwargs}) + "\n")
+            self.proc.stdin.flush()
+            reply = json.loads(self._readline(timeout))
+        if not reply.get("ok"):
+            raise RuntimeError(reply.get("error", "the fake beamline refused"))
+        return float(reply["at"])
+
+    def close(self, timeout: float = 10.0) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()  # the helper ends when its stdin closes
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        unguard(self.proc.pid)
+
+    def __enter__(self) -> FakeBeamlineProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def main(argv: list[str] | None = None) -> int:
