@@ -292,13 +292,14 @@ class TileModel:
 
     # -- what the operator does -------------------------------------------------------------
     def acknowledge(self) -> None:
-        """The operator saw the alarm: it clears (or, while its condition holds, turns quiet);
-        a failure is acknowledged in the session too."""
+        """The operator saw the alarm: it clears (or, while its condition holds, turns quiet).
+        The session's failure is acknowledged too, also when a later alarm (offline, say)
+        took the tile's place: the tile is acknowledged as a whole."""
         if self.alarm is None or self.acknowledged:
             return
         alarm = self.alarm
         self._log(f"Acknowledged: {_headline(alarm)}.", "info")
-        if alarm.kind is AlarmKind.FAILED and self.session.alarm is not None:
+        if self.session.alarm is not None:
             self._acknowledging = True
             try:
                 self.session.acknowledge_alarm()

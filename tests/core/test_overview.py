@@ -207,6 +207,20 @@ def test_failed_item_alarm_once_notified_logged_and_acknowledged():
         await until(lambda: tile.state.alarm is None)
         assert session.alarm is None and tile.state.state.kind is StateKind.IDLE
         assert len(alarms) == 1
+        # a later alarm takes the tile's place; acknowledging the tile clears the failure too
+        server.run("scan")
+        await until(lambda: tile.state.running_name == "scan")
+        server.end("failed", "again")
+        await until(lambda: tile.state.alarm is not None and "again" in tile.state.alarm.text)
+        server.down = True
+        await until(lambda: tile.state.alarm.kind is AlarmKind.OFFLINE)
+        server.down = False
+        await until(lambda: tile.state.connection == "connected")
+        assert tile.state.state.kind is StateKind.FAILED
+        tile.acknowledge()
+        await until(lambda: tile.state.alarm is None)
+        assert session.alarm is None and tile.state.state.kind is StateKind.IDLE
+        assert len(alarms) == 3
         await session.stop()
 
     asyncio.run(scenario())
