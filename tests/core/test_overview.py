@@ -13,6 +13,7 @@ from qs_gui.client import REManagerAPI
 from qs_gui.client.transport import TransportTimeout
 from qs_gui.core.fetching import RUNNING_READ_LIMIT
 from qs_gui.core.gates import Connection
+from qs_gui.core.history_policy import HistoryPolicy
 from qs_gui.core.operator_state import StateKind
 from qs_gui.core.overview import (
     NOT_READ,
@@ -437,3 +438,28 @@ def test_overview_log_is_bounded_and_announces_entries():
         log.add(float(i), "ID12", f"event {i}", "warning")
     assert [e.text for e in log] == ["event 2", "event 3", "event 4"] and len(log) == 3
     assert len(seen) == 5 and seen[-1].beamline == "ID12" and seen[-1].level == "warning"
+
+
+def test_running_name_reads_are_spaced_by_the_duty_rule():
+    async def scenario():
+        server = Beamline()
+        transport = FakeTransport(server.handle, latency=0.01)
+        session = Session(REManagerAPI(transport=transport), use_monitor=False, timing=FAST,
+                          fetch=TILE_FETCH)
+        # every read "costs" 10 ms; at a 2 % duty the next may go 0.5 s after the last one
+        session.fetcher.running_policy = HistoryPolicy(safety_limit=1.0, duty=0.02)
+        tile = TileModel(session, Profile("ID12"))
+        await session.start()
+        await until(lambda: tile.state.state.kind is StateKind.IDLE)
+        server.run("first")
+        await until(lambda: tile.state.running_name == "first")
+        read_at = time.monotonic()
+        server.run("second")
+        await until(lambda: tile.state.running_uid == server.running["item_uid"])
+        assert tile.state.running_text == "a plan"  # not skipped: read a little later
+        await until(lambda: tile.state.running_name == "second", timeout=3.0)
+        assert time.monotonic() - read_at >= 0.4
+        assert transport.methods().count("queue_get") == 2
+        await session.stop()
+
+    asyncio.run(scenario())
