@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with an https:// URI: trust only this CA bundle (default: the system's)")
     p.add_argument("--timeout", type=float, default=None,
                    help="request timeout in seconds (default 2 over 0MQ, 5 over HTTP)")
+    p.add_argument("--overview", nargs="*", metavar="PROFILE",
+                   help="control-room overview: a read-only tile per beamline (the saved "
+                        "profiles named, or all of them); Enter or a double-click on a tile "
+                        "opens its full window")
     p.add_argument("--monitor", action="store_true",
                    help="read-only monitor mode: no request that changes the server is sent")
     p.add_argument("--no-push", action="store_true",
@@ -118,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--login and --api-key-file cannot be combined")
     if args.demo_users and not (args.demo and args.http is not None):
         parser.error("--demo-users needs --demo --http")
+    if args.overview is not None and (args.profile or args.http is not None or args.login):
+        parser.error("--overview takes profile names; --profile, --http and --login are for "
+                     "one window")
+    if args.overview and args.demo:
+        parser.error("--demo --overview shows the demo server only (no profile names)")
     from .qt_platform import platform_problem
 
     problem = platform_problem()
@@ -162,6 +171,8 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
     qsettings = QSettings()
     app_settings = AppSettings(QSettingsStore(qsettings))
     app_settings.purge_secrets()
+    if args.overview is not None:
+        return _run_overview(args, app, sandbox, app_settings, qsettings)
     profile = None
     if args.profile:
         profile = app_settings.profile(args.profile)
@@ -212,6 +223,12 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
         window = MainWindow(session, settings=qsettings, app_settings=app_settings,
                             profile=profile, title=title)
         add_message = window.messages.add
+    rooms = Rooms(loop, app_settings, qsettings, title=title, timeout=args.timeout,
+                  profiles=lambda: _overview_profiles(app_settings, sandbox))
+    if hasattr(window, "overview_requested"):
+        window.overview_requested.connect(
+            lambda: rooms.open_overview(home=(profile.name if profile else "demo", window),
+                                        report=add_message))
     if login is not None:
         window.configure_login(login[0], login[1])
     if sandbox is not None and getattr(sandbox, "http_api_key", None):
@@ -274,6 +291,7 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
             if not starting.done():  # closed while still starting (e.g. the demo being seeded)
                 starting.cancel()
                 loop.run_until_complete(asyncio.gather(starting, return_exceptions=True))
+            loop.run_until_complete(rooms.stop())
             loop.run_until_complete(session.stop())
             if pump is not None:
                 loop.run_until_complete(pump.stop())
@@ -338,6 +356,242 @@ async def _prepare_demo(add_message: Any, sandbox: Any, args: argparse.Namespace
         add_message("error", f"Demo: {what} failed: {ex}")
     else:
         add_message("info", f"Demo: done {what}.")
+
+
+def _demo_profile(sandbox: Any) -> Any:
+    from .core.profiles import Profile
+
+    return Profile("demo", control_addr=sandbox.control_addr, info_addr=sandbox.info_addr)
+
+
+def _overview_profiles(app_settings: Any, sandbox: Any) -> list[Any]:
+    """What View ▸ Overview shows: the demo's server, else every saved 0MQ profile."""
+    if sandbox is not None:
+        return [_demo_profile(sandbox)]
+    return [p for p in app_settings.profiles() if not p.http_uri]
+
+
+class Rooms:
+    """The overview and the full windows opened from it, all on the one qasync loop.
+
+    Each full window has its own :class:`~qs_gui.core.session.Session` (not the tile's
+    status-only one); closing it stops that session and leaves the overview running; asking
+    again for an open one raises it. :meth:`stop` closes every window and waits for every
+    session to stop, so nothing outlives the loop.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, app_settings: Any, qsettings: Any, *,
+                 title: str, timeout: float | None,
+                 profiles: Any = list) -> None:  # fmt: skip
+        self.loop = loop
+        self.app_settings = app_settings
+        self.qsettings = qsettings
+        self.title = title
+        self.timeout = timeout
+        self.profiles = profiles  #: () -> the profiles View ▸ Overview shows
+        self.full: dict[str, Any] = {}  #: profile name -> its open full window
+        self.home: tuple[str, Any] | None = None  #: the window the app started with
+        self.overview: Any = None
+        self.overview_window: Any = None
+        self._tasks: set[asyncio.Task] = set()
+
+    def _spawn(self, coro: Any) -> None:
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def _raise(window: Any) -> None:
+        window.showNormal() if window.isMinimized() else window.show()
+        window.raise_()
+        window.activateWindow()
+
+    def open_overview(self, profiles: list[Any] | None = None, *,
+                      home: tuple[str, Any] | None = None,
+                      report: Any = None) -> Any:  # fmt: skip
+        """Open the overview (or raise the open one); None when there is nothing to show."""
+        from .core.overview import Overview, zmq_tile_session
+        from .ui.overview_window import OverviewWindow
+
+        if home is not None:
+            self.home = home
+        if self.overview_window is not None:
+            self._raise(self.overview_window)
+            return self.overview_window
+        profiles = self.profiles() if profiles is None else profiles
+        if not profiles:
+            if report is not None:
+                report("warning", "The overview shows saved 0MQ profiles, and none is saved "
+                                  "(Connection ▸ Profiles…).")
+            return None
+        overview = Overview(zmq_tile_session)
+        for profile in profiles:
+            overview.add(profile)
+        window = OverviewWindow(overview, open_full=self.open_full,
+                                app_settings=self.app_settings, title=self.title)
+        window.closed.connect(self._overview_closed)
+        self.overview, self.overview_window = overview, window
+        window.show()
+        self._spawn(overview.start())
+        return window
+
+    def _overview_closed(self) -> None:
+        overview, self.overview, self.overview_window = self.overview, None, None
+        if overview is not None:
+            self._spawn(overview.stop())
+
+    def open_full(self, name: str) -> Any:
+        """The full window for the overview's tile ``name``: raised when open, else built with
+        its own session (a monitor window for a monitor profile)."""
+        window = self.full.get(name)
+        if window is None and self.home is not None and self.home[0] == name:
+            window = self.home[1]
+        if window is not None:
+            self._raise(window)
+            return window
+        if self.overview is None or name not in self.overview.tiles:
+            return None
+        profile = self.overview.tile(name).profile
+        session = self._session(profile)
+        if profile.monitor:
+            from .ui.monitor_window import MonitorWindow
+
+            window = MonitorWindow(session, settings=self.qsettings,
+                                   app_settings=self.app_settings, profile=profile,
+                                   title=self.title)
+        else:
+            from .ui.main_window import MainWindow
+
+            window = MainWindow(session, settings=self.qsettings,
+                                app_settings=self.app_settings, profile=profile,
+                                title=self.title)
+            window.overview_requested.connect(lambda: self.open_overview())
+        self.full[name] = window
+
+        def closed() -> None:
+            if self.full.get(name) is window:
+                del self.full[name]
+            self._spawn(session.stop())
+
+        window.closed.connect(closed)
+        window.show()
+        self._spawn(session.start())
+        return window
+
+    def _session(self, profile: Any) -> Any:
+        from .client import REManagerAPI
+        from .core.profiles import resolve_connection
+        from .core.session import Session
+
+        conn = resolve_connection(profile)
+        api = REManagerAPI(zmq_control_addr=conn["control_addr"],
+                           zmq_info_addr=conn["info_addr"], zmq_public_key=conn["public_key"],
+                           timeout_recv=self.timeout or 2.0, read_only=conn["monitor"],
+                           reuse_unchanged_items=True)
+        api.user = conn["user"] or getpass.getuser()
+        api.user_group = conn["user_group"]
+        return Session(api)
+
+    async def stop(self) -> None:
+        """Close every window this opened and wait until every session has stopped."""
+        for window in list(self.full.values()):
+            window.close()
+        if self.overview_window is not None:
+            self.overview_window.close()
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _run_overview(args: argparse.Namespace, app: Any, sandbox: Any, app_settings: Any,
+                  qsettings: Any) -> int:  # fmt: skip
+    """``--overview [PROFILE …]``: the overview window is the application's main window."""
+    import time
+
+    import qasync
+    from PyQt5.QtCore import QTimer
+
+    if sandbox is not None:
+        profiles = [_demo_profile(sandbox)]
+    else:
+        saved = app_settings.profile_names()
+        listed = ", ".join(saved) or "none saved"
+        if args.overview:
+            unknown = [n for n in args.overview if app_settings.profile(n) is None]
+            if unknown:
+                sys.stderr.write(f"qs-gui: no profile named "
+                                 f"{', '.join(map(repr, unknown))} (saved: {listed})\n")
+                return 2
+            profiles = list({p.name: p for p in map(app_settings.profile, args.overview)}
+                            .values())
+        else:
+            profiles = app_settings.profiles()
+        if not profiles:
+            sys.stderr.write("qs-gui: --overview shows saved profiles, and none is saved "
+                             "(create them in Connection ▸ Profiles…)\n")
+            return 2
+        skipped = [p.name for p in profiles if p.http_uri]
+        if skipped:
+            sys.stderr.write(f"qs-gui: the overview shows 0MQ profiles only for now; skipped "
+                             f"{', '.join(skipped)}\n")
+            profiles = [p for p in profiles if not p.http_uri]
+            if not profiles:
+                return 2
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    title = "qs-gui demo" if sandbox else "qs-gui"
+    rooms = Rooms(loop, app_settings, qsettings, title=title, timeout=args.timeout)
+    window = rooms.open_overview(profiles)
+
+    def report(level: str, text: str) -> None:
+        if rooms.overview is not None:
+            rooms.overview.log.add(time.time(), "demo", text, level)
+
+    def report_exception(exc_type, exc, tb) -> None:
+        logger.error("Unhandled exception", exc_info=(exc_type, exc, tb))
+        text = "".join(traceback.format_exception_only(exc_type, exc)).strip()
+        report("error", f"Internal error: {text}")
+
+    sys.excepthook = report_exception
+    quit_requested = False
+
+    def request_quit(*_args: Any) -> None:
+        nonlocal quit_requested
+        if not quit_requested and not loop.is_closed():
+            quit_requested = True
+            loop.call_soon_threadsafe(loop.stop)
+
+    window.closed.connect(request_quit)
+    signal.signal(signal.SIGINT, request_quit)
+    signal.signal(signal.SIGTERM, request_quit)
+    heartbeat = QTimer()
+    heartbeat.start(250)
+    heartbeat.timeout.connect(lambda: None)
+    if args.exit_after:
+        def finish() -> None:
+            if args.screenshot:
+                window.grab().save(args.screenshot)
+            window.close()
+
+        QTimer.singleShot(int(args.exit_after * 1000), finish)
+    try:
+        with loop:
+            starting = None
+            if sandbox is not None:
+                starting = loop.create_task(_prepare_demo(report, sandbox, args))
+            loop.run_forever()
+            if starting is not None and not starting.done():
+                starting.cancel()
+                loop.run_until_complete(asyncio.gather(starting, return_exceptions=True))
+            loop.run_until_complete(rooms.stop())  # every window closed, every session stopped
+    finally:
+        quit_requested = True
+        heartbeat.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sys.excepthook = sys.__excepthook__
+        if not loop.is_closed():
+            loop.close()
+    return 0
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
     """qs-gui main window over one Session."""
 
     closed = pyqtSignal()  #: after the layout is saved; the application may quit
+    overview_requested = pyqtSignal()  #: View ▸ Overview: the app opens (or raises) it
 
     def __init__(self, session: Session, *, monitor_mode: bool = False,
                  settings: QSettings | None = None, title: str = "qs-gui",
@@ -288,6 +289,11 @@ class MainWindow(QMainWindow):
         for dock in (self.entry_dock, self.status_dock, self.console, self.messages_dock,
                      self.plot_dock):
             self.view_menu.addAction(dock.toggleViewAction())
+        self.overview_action = QAction("&Overview of all beamlines", self)
+        self.overview_action.setObjectName("action_overview")
+        self.overview_action.setToolTip("Every saved profile's state at a glance (read-only)")
+        self.overview_action.triggered.connect(self.overview_requested)
+        self.view_menu.addAction(self.overview_action)
         install_help_menu(self, a, server_status=lambda: self.session.status,
                           address=lambda: self.session.address)
 

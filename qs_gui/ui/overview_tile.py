@@ -1,0 +1,363 @@
+"""One beamline's tile in the control-room overview: a thin view over a ``TileState``.
+
+Why it is built this way:
+
+* **Readable from a few metres.** Large words, one line each (elided, the whole text in the
+  tooltip), fonts derived from the tile's own size, so bigger tiles (View ▸ Larger tiles, or a
+  4K wall) simply carry bigger type. No tables, nothing dense.
+* **Colour is never alone.** The headline sits on its state's colour role (``ui/theme.py``,
+  light and dark variants) and says the state in words; an alarm adds a red band that says
+  "ALARM" and what happened, with an Acknowledge button; a failed last outcome is marked "✖".
+  The profile's own colour is only the name band (as in the full window).
+* **Everything derived comes from the core.** :meth:`TileWidget.set_state` takes the frozen
+  ``TileState`` (``core/overview.py``) and only copies words into labels: the widgets that
+  changed are touched, then the tile repaints once (``update()``), so the benchmark can hook
+  ``paintEvent`` to time "status change -> repaint". The age line ("changed 3 min ago") is
+  refreshed by the window's one shared 1 s timer (:meth:`refresh_age`), never by a timer here.
+* **Read-only.** The tile sends nothing: it emits what the operator asked for (open, acknowledge,
+  read the last result, pin, hide) and the window decides.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PyQt5.QtCore import QSize, Qt, pyqtSignal
+from PyQt5.QtGui import QContextMenuEvent, QFont, QKeyEvent, QMouseEvent, QPaintEvent
+from PyQt5.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.formatting import format_duration
+from ..core.overview import TileState, is_alarm
+from ..core.profiles import contrast_text
+from .monitor_window import ElidedLabel
+from .theme import css, role_colours, style_pill, style_text, theme_manager
+
+__all__ = ["MIN_TILE_SIZE", "TileWidget", "age_words", "headline_words"]
+
+#: the smallest tile (at tile scale 1): the grid's column count is the width // this width
+MIN_TILE_SIZE = QSize(300, 190)
+#: the base font is the tile's height / LINES_PER_TILE pixels (clamped to MIN_PX..MAX_PX)
+LINES_PER_TILE = 16
+CHARS_PER_TILE = 32  #: ... and at most its width / this (a line of about 40 characters fits)
+MIN_PX, MAX_PX = 11, 64
+HEADLINE_FACTOR = 1.9  #: the state headline, in base sizes
+_SHORT = {"paused": "Paused", "failed": None}  # state kind -> shorter tile headline
+
+
+def headline_words(state: TileState) -> str:
+    """The tile's large words: the operator state's headline, shortened where a tile has no
+    room for instructions ("Paused — resume, stop, abort or halt" -> "Paused")."""
+    kind = state.state.kind.value
+    short = _SHORT.get(kind)
+    return short or state.state.headline
+
+
+def age_words(seconds: float | None) -> str:
+    """"changed 12 s ago", "changed 3 min ago", "changed 2 h ago"; "" when unknown."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"changed {int(seconds)} s ago"
+    if seconds < 3600:
+        return f"changed {int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"changed {int(seconds // 3600)} h ago"
+    return f"changed {int(seconds // 86400)} d ago"
+
+
+def _queue_words(state: TileState) -> str:
+    if state.connection == "offline":
+        count = state.queue_length
+        last = f" (last known: {count})" if isinstance(count, int) else ""
+        return f"Queue unknown{last} · environment unknown"
+    n = state.queue_length
+    items = "queue length unknown" if n is None else (
+        "queue empty" if n == 0 else f"{n} item{'' if n == 1 else 's'} queued")
+    queue = {"running": "queue running", "stopping": "queue stopping after this item",
+             "paused": "queue paused", "stopped": "queue stopped"}.get(state.queue, state.queue)
+    return f"{items[0].upper()}{items[1:]} · {queue} · environment {state.environment}"
+
+
+class TileWidget(QFrame):
+    """One tile; ``state`` is the ``TileState`` shown. Focusable: Enter or a double-click
+    emits ``open_requested(name)``; the context menu offers the rest."""
+
+    open_requested = pyqtSignal(str)  #: open the full window for this beamline
+    acknowledge_requested = pyqtSignal(str)
+    read_requested = pyqtSignal(str)  #: read the last result now (Session.load_history_now)
+    pin_requested = pyqtSignal(str, bool)
+    hide_requested = pyqtSignal(str)
+
+    def __init__(self, state: TileState, parent: QWidget | None = None, *,
+                 pinned: bool = False, clock: Any = time.time) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.setObjectName("overviewTile")
+        self.setFrameShape(QFrame.StyledPanel)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.clock = clock
+        self.pinned = pinned
+        self.state: TileState | None = None
+        self._role = ""
+        self._outcome_key: tuple[str, bool] | None = None
+        self._px = 0
+        self.paints = 0  #: paintEvent calls (diagnostics)
+        self._build()
+        theme_manager().connect_recolour(self, self._recolour)
+        self.set_state(state)
+
+    # -- construction -----------------------------------------------------------------------
+    def _build(self) -> None:
+        def line(name: str, parent: QWidget) -> ElidedLabel:
+            label = ElidedLabel(parent)
+            label.setObjectName(name)
+            return label
+
+        self.band = line("tileBand", self)
+        self.head = QFrame(self, objectName="tileHead")
+        self.headline = line("tileHeadline", self.head)
+        self.detail = line("tileDetail", self.head)
+        hl = QVBoxLayout(self.head)
+        hl.setSpacing(0)
+        hl.addWidget(self.headline)
+        hl.addWidget(self.detail)
+        self.alarm_box = QFrame(self, objectName="tileAlarm")
+        self.alarm_label = line("tileAlarmText", self.alarm_box)
+        self.ack_button = QPushButton("Acknowledge", self.alarm_box, objectName="tileAcknowledge")
+        self.ack_button.setFocusPolicy(Qt.NoFocus)  # Tab moves between tiles, not into them
+        self.ack_button.setToolTip("The alarm has been seen: clear it (the event log keeps it)")
+        self.ack_button.clicked.connect(lambda: self.acknowledge_requested.emit(self.name))
+        al = QHBoxLayout(self.alarm_box)
+        al.addWidget(self.alarm_label, 1)
+        al.addWidget(self.ack_button, 0)
+        body = QWidget(self)
+        self.running = line("tileRunning", body)
+        self.progress_bar = QProgressBar(body, objectName="tileProgress")
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setTextVisible(False)
+        self.eta = line("tileEta", body)
+        self.queue = line("tileQueue", body)
+        self.outcome = line("tileOutcome", body)
+        self.lock = line("tileLock", body)
+        self.age = line("tileAge", body)
+        prow = QHBoxLayout()
+        prow.addWidget(self.progress_bar, 3)
+        prow.addWidget(self.eta, 2)
+        bl = QVBoxLayout(body)
+        self._body_layout = bl
+        bl.addWidget(self.running)
+        bl.addLayout(prow)
+        bl.addWidget(self.queue)
+        bl.addWidget(self.outcome)
+        bl.addWidget(self.lock)
+        bl.addStretch(1)
+        bl.addWidget(self.age)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.band)
+        layout.addWidget(self.head)
+        layout.addWidget(self.alarm_box)
+        layout.addWidget(body, 1)
+        style_text(self.age, "muted")
+        style_text(self.lock, "attention", bold=True)
+        for widget in (self.band, self.head, self.headline, self.detail, self.alarm_box,
+                       self.alarm_label, body, self.running, self.eta, self.queue,
+                       self.outcome, self.lock, self.age):
+            widget.setAttribute(Qt.WA_TransparentForMouseEvents)  # clicks reach the tile
+
+    @property
+    def name(self) -> str:
+        return self.state.name if self.state is not None else ""
+
+    # -- state ------------------------------------------------------------------------------
+    def set_state(self, state: TileState) -> None:
+        """Show ``state``: only the labels whose words changed are touched; one repaint."""
+        old = self.state
+        self.state = state
+        if old is None or old.name != state.name or old.colour != state.colour:
+            self.band.setText(state.name + ("  📌" if self.pinned else ""))
+            self._style_band()
+        headline = headline_words(state)
+        self._set(self.headline, headline)
+        self._set(self.detail, state.state.detail if state.connection != "offline"
+                  else state.connection_detail or state.state.detail)
+        alarm = is_alarm(state)
+        self.alarm_box.setVisible(alarm)
+        if alarm:
+            a = state.alarm
+            over = " (over)" if a.over else ""
+            self._set(self.alarm_label, f"⚠ ALARM{over}: {a.title.split(': ', 1)[-1]} — {a.text}")
+        running = bool(state.running_text)
+        self._set(self.running, f"▶ {state.running_text}" if running else "Nothing running")
+        self.running.setEnabled(running)
+        has_progress = running and state.progress is not None
+        self.progress_bar.setVisible(has_progress)
+        if has_progress:
+            self.progress_bar.setValue(round(max(0.0, min(1.0, state.progress)) * 1000))
+        eta = format_duration(state.eta, decimals=0) if has_progress else ""
+        self._set(self.eta, f"ETA {eta}" if eta else "")
+        self.eta.setVisible(has_progress)
+        self._set(self.queue, _queue_words(state))
+        self._show_outcome(state)
+        self._set(self.lock, f"🔒 {state.lock_text}" if state.locked else "")
+        self.lock.setVisible(state.locked)
+        self.setAccessibleName(f"{state.name}: {headline}" + (" — ALARM" if alarm else ""))
+        self.setToolTip(f"{state.name}: {headline}\n{state.connection_detail}".strip())
+        self.refresh_age()
+        if state.role != self._role:
+            self._recolour()
+        self.update()
+
+    def _show_outcome(self, state: TileState) -> None:
+        o = state.outcome
+        text = "No finished item yet" if o.kind == "none" else f"Last: {o.text}"
+        if o.kind in ("failed", "aborted", "halted"):
+            text = f"✖ {text}"
+        self._set(self.outcome, text)
+        # a failed item is highlighted (a pill) until its alarm is acknowledged
+        highlight = o.role == "alarm" and is_alarm(state)
+        key = (o.role, highlight)
+        if key != self._outcome_key:
+            self._outcome_key = key
+            if highlight:
+                self.outcome.setProperty("qsThemeText", None)
+                style_pill(self.outcome, "alarm", extra="border-radius: 4px; padding: 1px 6px;")
+            else:
+                self.outcome.setProperty("qsThemePill", None)
+                style_text(self.outcome, o.role if o.role != "off" else "muted")
+        self.outcome.setToolTip(f"{text}\n{o.reason}".strip())
+
+    @staticmethod
+    def _set(label: ElidedLabel, text: str) -> None:
+        if label.full_text() != text:
+            label.setText(text)
+
+    def set_pinned(self, pinned: bool) -> None:
+        self.pinned = pinned
+        if self.state is not None:
+            self.band.setText(self.state.name + ("  📌" if pinned else ""))
+        self.update()
+
+    def refresh_age(self, now: float | None = None) -> None:
+        """The "changed … ago" line only (the window's shared 1 s timer calls this)."""
+        if self.state is None:
+            return
+        seconds = self.state.since_change(self.clock() if now is None else now)
+        text = age_words(seconds)
+        if self.age.full_text() != text:
+            self.age.setText(text)
+
+    # -- colours and sizes ------------------------------------------------------------------
+    def _style_band(self) -> None:
+        colour = self.state.colour if self.state is not None else "#616161"
+        self.band.setStyleSheet(f"background: {colour}; color: {contrast_text(colour)};"
+                                f" font-weight: bold; padding: 2px 8px;")
+
+    def _recolour(self) -> None:
+        role = self.state.role if self.state is not None else "off"
+        self._role = role
+        bg, fg = role_colours(role)
+        abg, afg = role_colours("alarm")
+        self.setStyleSheet(
+            f"QFrame#tileHead {{ background: {css(bg)}; }}"
+            f"QLabel#tileHeadline, QLabel#tileDetail {{ color: {css(fg)};"
+            f" background: transparent; }}"
+            f"QFrame#tileAlarm {{ background: {css(abg)}; }}"
+            f"QLabel#tileAlarmText {{ color: {css(afg)}; background: transparent;"
+            f" font-weight: bold; }}"
+            f"QFrame#overviewTile:focus {{ border: 3px solid palette(highlight); }}")
+        self._px = 0
+        self._apply_scale()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._apply_scale()
+
+    def _apply_scale(self) -> None:
+        """Fonts from the tile's size (only when the base size changes)."""
+        px = max(MIN_PX, min(MAX_PX, round(min(self.height() / LINES_PER_TILE,
+                                                 self.width() / CHARS_PER_TILE))))
+        if px == self._px:
+            return
+        self._px = px
+
+        def sized(widget: QWidget, factor: float, bold: bool = False) -> None:
+            font = QFont(self.font())
+            font.setPixelSize(max(MIN_PX, round(px * factor)))
+            font.setBold(bold)
+            widget.setFont(font)
+
+        sized(self.band, 1.0, True)
+        sized(self.headline, HEADLINE_FACTOR, True)
+        sized(self.detail, 0.85)
+        sized(self.alarm_label, 1.0, True)
+        sized(self.ack_button, 0.9, True)
+        for label in (self.running, self.queue, self.outcome, self.lock, self.eta):
+            sized(label, 1.0)
+        sized(self.running, 1.1, True)
+        sized(self.age, 0.8)
+        self.progress_bar.setFixedHeight(max(6, round(px * 0.6)))
+        pad = max(4, px // 2)
+        self.head.layout().setContentsMargins(pad, pad // 2, pad, pad // 2)
+        self.alarm_box.layout().setContentsMargins(pad, pad // 3, pad, pad // 3)
+        self._body_layout.setContentsMargins(pad, pad // 2, pad, pad // 2)
+        self._body_layout.setSpacing(max(2, px // 4))
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        return MIN_TILE_SIZE
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        return QSize(200, 140)
+
+    # -- input ------------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt name)
+        self.paints += 1
+        super().paintEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt name)
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter):
+            self.open_requested.emit(self.name)
+            return
+        super().keyPressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt name)
+        if event.button() == Qt.LeftButton:
+            self.open_requested.emit(self.name)
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt name)
+        self.setFocus(Qt.MouseFocusReason)
+        super().mousePressEvent(event)
+
+    def context_menu(self) -> QMenu:
+        """The tile's menu: Acknowledge, Read last result, Pin/Unpin, Hide, Open full window."""
+        menu = QMenu(self)
+        name, state = self.name, self.state
+        ack = menu.addAction("&Acknowledge", lambda: self.acknowledge_requested.emit(name))
+        ack.setEnabled(state is not None and is_alarm(state))
+        if state is not None and state.outcome.can_read:
+            menu.addAction("&Read last result", lambda: self.read_requested.emit(name))
+        menu.addSeparator()
+        menu.addAction("Un&pin" if self.pinned else "&Pin first",
+                       lambda: self.pin_requested.emit(name, not self.pinned))
+        menu.addAction("&Hide", lambda: self.hide_requested.emit(name))
+        menu.addSeparator()
+        menu.addAction("&Open full window", lambda: self.open_requested.emit(name))
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 (Qt name)
+        menu = self.context_menu()
+        menu.exec_(event.globalPos())
+        menu.deleteLater()
