@@ -24,7 +24,14 @@ import time
 from typing import Any
 
 from PyQt5.QtCore import QSize, Qt, pyqtSignal
-from PyQt5.QtGui import QContextMenuEvent, QFont, QKeyEvent, QMouseEvent, QPaintEvent
+from PyQt5.QtGui import (
+    QContextMenuEvent,
+    QFont,
+    QFontMetrics,
+    QKeyEvent,
+    QMouseEvent,
+    QPaintEvent,
+)
 from PyQt5.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -48,18 +55,20 @@ __all__ = ["MIN_TILE_SIZE", "TileWidget", "age_words", "headline_words"]
 MIN_TILE_SIZE = QSize(300, 190)
 #: the base font is the tile's height / LINES_PER_TILE pixels (clamped to MIN_PX..MAX_PX)
 LINES_PER_TILE = 16
-CHARS_PER_TILE = 32  #: ... and at most its width / this (a line of about 40 characters fits)
+CHARS_PER_TILE = 22  #: ... and at most its width / this (a line of about 35 characters fits)
 MIN_PX, MAX_PX = 11, 64
 HEADLINE_FACTOR = 1.9  #: the state headline, in base sizes
-_SHORT = {"paused": "Paused", "failed": None}  # state kind -> shorter tile headline
+#: state kind -> the tile's shorter headline (the alarm line and the detail say the rest)
+_SHORT = {"paused": "Paused", "failed": "Failed"}
 
 
 def headline_words(state: TileState) -> str:
     """The tile's large words: the operator state's headline, shortened where a tile has no
-    room for instructions ("Paused — resume, stop, abort or halt" -> "Paused")."""
+    room ("Paused — resume, stop, abort or halt" -> "Paused", "Running scan (queue)" ->
+    "Running scan"; the running line names the plan anyway)."""
     kind = state.state.kind.value
-    short = _SHORT.get(kind)
-    return short or state.state.headline
+    headline = _SHORT.get(kind) or state.state.headline
+    return headline.removesuffix(" (queue)")
 
 
 def age_words(seconds: float | None) -> str:
@@ -76,16 +85,24 @@ def age_words(seconds: float | None) -> str:
 
 
 def _queue_words(state: TileState) -> str:
-    if state.connection == "offline":
-        count = state.queue_length
-        last = f" (last known: {count})" if isinstance(count, int) else ""
-        return f"Queue unknown{last} · environment unknown"
+    """"Queue: 3 items · running", "Queue: empty · stopped", "Queue: unknown (last 2)"."""
     n = state.queue_length
-    items = "queue length unknown" if n is None else (
-        "queue empty" if n == 0 else f"{n} item{'' if n == 1 else 's'} queued")
-    queue = {"running": "queue running", "stopping": "queue stopping after this item",
-             "paused": "queue paused", "stopped": "queue stopped"}.get(state.queue, state.queue)
-    return f"{items[0].upper()}{items[1:]} · {queue} · environment {state.environment}"
+    if state.connection == "offline":
+        return f"Queue: unknown (last known {n})" if isinstance(n, int) else "Queue: unknown"
+    items = "length unknown" if n is None else (
+        "empty" if n == 0 else f"{n} item{'' if n == 1 else 's'}")
+    queue = {"stopping": "stopping after this item"}.get(state.queue, state.queue)
+    return f"Queue: {items} · {queue}"
+
+
+def _lock_words(state: TileState) -> str:
+    """"LOCKED by alice: beam tuning" (who and why first: the tooltip says what is locked)."""
+    if not state.locked:
+        return ""
+    if state.lock_user:
+        return f"LOCKED by {state.lock_user}" + (f": {state.lock_note}" if state.lock_note
+                                                   else "")
+    return f"LOCKED — {state.lock_text}"
 
 
 class TileWidget(QFrame):
@@ -108,7 +125,7 @@ class TileWidget(QFrame):
         self.clock = clock
         self.pinned = pinned
         self.state: TileState | None = None
-        self._role = ""
+        self._role: tuple[str, bool] = ("", False)
         self._outcome_key: tuple[str, bool] | None = None
         self._px = 0
         self.paints = 0  #: paintEvent calls (diagnostics)
@@ -127,19 +144,24 @@ class TileWidget(QFrame):
         self.head = QFrame(self, objectName="tileHead")
         self.headline = line("tileHeadline", self.head)
         self.detail = line("tileDetail", self.head)
-        hl = QVBoxLayout(self.head)
-        hl.setSpacing(0)
-        hl.addWidget(self.headline)
-        hl.addWidget(self.detail)
-        self.alarm_box = QFrame(self, objectName="tileAlarm")
-        self.alarm_label = line("tileAlarmText", self.alarm_box)
-        self.ack_button = QPushButton("Acknowledge", self.alarm_box, objectName="tileAcknowledge")
+        # the Acknowledge button sits beside the headline (alarm headlines are short: Failed,
+        # Paused, Offline), so the alarm line below keeps the whole width for its words
+        self.ack_button = QPushButton("Acknowledge", self.head, objectName="tileAcknowledge")
         self.ack_button.setFocusPolicy(Qt.NoFocus)  # Tab moves between tiles, not into them
         self.ack_button.setToolTip("The alarm has been seen: clear it (the event log keeps it)")
         self.ack_button.clicked.connect(lambda: self.acknowledge_requested.emit(self.name))
+        self.ack_button.setVisible(False)
+        words = QVBoxLayout()
+        words.setSpacing(0)
+        words.addWidget(self.headline)
+        words.addWidget(self.detail)
+        hl = QHBoxLayout(self.head)
+        hl.addLayout(words, 1)
+        hl.addWidget(self.ack_button, 0, Qt.AlignVCenter)
+        self.alarm_box = QFrame(self, objectName="tileAlarm")
+        self.alarm_label = line("tileAlarmText", self.alarm_box)
         al = QHBoxLayout(self.alarm_box)
         al.addWidget(self.alarm_label, 1)
-        al.addWidget(self.ack_button, 0)
         body = QWidget(self)
         self.running = line("tileRunning", body)
         self.progress_bar = QProgressBar(body, objectName="tileProgress")
@@ -147,6 +169,7 @@ class TileWidget(QFrame):
         self.progress_bar.setTextVisible(False)
         self.eta = line("tileEta", body)
         self.queue = line("tileQueue", body)
+        self.environment = line("tileEnvironment", body)
         self.outcome = line("tileOutcome", body)
         self.lock = line("tileLock", body)
         self.age = line("tileAge", body)
@@ -158,6 +181,7 @@ class TileWidget(QFrame):
         bl.addWidget(self.running)
         bl.addLayout(prow)
         bl.addWidget(self.queue)
+        bl.addWidget(self.environment)
         bl.addWidget(self.outcome)
         bl.addWidget(self.lock)
         bl.addStretch(1)
@@ -173,6 +197,7 @@ class TileWidget(QFrame):
         style_text(self.lock, "attention", bold=True)
         for widget in (self.band, self.head, self.headline, self.detail, self.alarm_box,
                        self.alarm_label, body, self.running, self.eta, self.queue,
+                       self.environment,
                        self.outcome, self.lock, self.age):
             widget.setAttribute(Qt.WA_TransparentForMouseEvents)  # clicks reach the tile
 
@@ -186,18 +211,26 @@ class TileWidget(QFrame):
         old = self.state
         self.state = state
         if old is None or old.name != state.name or old.colour != state.colour:
-            self.band.setText(state.name + ("  📌" if self.pinned else ""))
+            self.band.setText(self._band_text())
             self._style_band()
         headline = headline_words(state)
-        self._set(self.headline, headline)
+        if self.headline.full_text() != headline:
+            self.headline.setText(headline)
+            self._fit_headline()
         self._set(self.detail, state.state.detail if state.connection != "offline"
                   else state.connection_detail or state.state.detail)
         alarm = is_alarm(state)
         self.alarm_box.setVisible(alarm)
+        if self.ack_button.isVisibleTo(self) != alarm:
+            self.ack_button.setVisible(alarm)
+            self._fit_headline()
         if alarm:
             a = state.alarm
             over = " (over)" if a.over else ""
-            self._set(self.alarm_label, f"⚠ ALARM{over}: {a.title.split(': ', 1)[-1]} — {a.text}")
+            # the title's last part is the news ("ID12: Queue stopped: scan failed" -> "scan
+            # failed"); the whole title and the text are in the tooltip and the event log
+            self._set(self.alarm_label, f"⚠ ALARM{over}: {a.title.rsplit(': ', 1)[-1]}")
+            self.alarm_label.setToolTip(f"{a.title}\n{a.text}")
         running = bool(state.running_text)
         self._set(self.running, f"▶ {state.running_text}" if running else "Nothing running")
         self.running.setEnabled(running)
@@ -209,13 +242,15 @@ class TileWidget(QFrame):
         self._set(self.eta, f"ETA {eta}" if eta else "")
         self.eta.setVisible(has_progress)
         self._set(self.queue, _queue_words(state))
+        self._set(self.environment, f"Environment: {state.environment}")
         self._show_outcome(state)
-        self._set(self.lock, f"🔒 {state.lock_text}" if state.locked else "")
+        self._set(self.lock, _lock_words(state))
+        self.lock.setToolTip(state.lock_text)
         self.lock.setVisible(state.locked)
         self.setAccessibleName(f"{state.name}: {headline}" + (" — ALARM" if alarm else ""))
         self.setToolTip(f"{state.name}: {headline}\n{state.connection_detail}".strip())
         self.refresh_age()
-        if state.role != self._role:
+        if (state.role, alarm) != self._role:
             self._recolour()
         self.update()
 
@@ -246,8 +281,11 @@ class TileWidget(QFrame):
     def set_pinned(self, pinned: bool) -> None:
         self.pinned = pinned
         if self.state is not None:
-            self.band.setText(self.state.name + ("  📌" if pinned else ""))
+            self.band.setText(self._band_text())
         self.update()
+
+    def _band_text(self) -> str:
+        return self.name + ("  · pinned" if self.pinned else "")
 
     def refresh_age(self, now: float | None = None) -> None:
         """The "changed … ago" line only (the window's shared 1 s timer calls this)."""
@@ -266,9 +304,10 @@ class TileWidget(QFrame):
 
     def _recolour(self) -> None:
         role = self.state.role if self.state is not None else "off"
-        self._role = role
+        alarm = self.state is not None and is_alarm(self.state)
+        self._role = (role, alarm)
         bg, fg = role_colours(role)
-        abg, afg = role_colours("alarm")
+        abg, afg = role_colours(self.state.alarm.role if alarm else "alarm")
         self.setStyleSheet(
             f"QFrame#tileHead {{ background: {css(bg)}; }}"
             f"QLabel#tileHeadline, QLabel#tileDetail {{ color: {css(fg)};"
@@ -276,13 +315,15 @@ class TileWidget(QFrame):
             f"QFrame#tileAlarm {{ background: {css(abg)}; }}"
             f"QLabel#tileAlarmText {{ color: {css(afg)}; background: transparent;"
             f" font-weight: bold; }}"
-            f"QFrame#overviewTile:focus {{ border: 3px solid palette(highlight); }}")
+            + (f"QFrame#overviewTile {{ border: 4px solid {css(bg)}; }}" if alarm else "")
+            + "QFrame#overviewTile:focus { border: 4px solid palette(highlight); }")
         self._px = 0
         self._apply_scale()
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
         self._apply_scale()
+        self._fit_headline()
 
     def _apply_scale(self) -> None:
         """Fonts from the tile's size (only when the base size changes)."""
@@ -299,11 +340,12 @@ class TileWidget(QFrame):
             widget.setFont(font)
 
         sized(self.band, 1.0, True)
-        sized(self.headline, HEADLINE_FACTOR, True)
+        self._fit_headline()
         sized(self.detail, 0.85)
         sized(self.alarm_label, 1.0, True)
         sized(self.ack_button, 0.9, True)
-        for label in (self.running, self.queue, self.outcome, self.lock, self.eta):
+        for label in (self.running, self.queue, self.environment, self.outcome, self.lock,
+                      self.eta):
             sized(label, 1.0)
         sized(self.running, 1.1, True)
         sized(self.age, 0.8)
@@ -313,6 +355,23 @@ class TileWidget(QFrame):
         self.alarm_box.layout().setContentsMargins(pad, pad // 3, pad, pad // 3)
         self._body_layout.setContentsMargins(pad, pad // 2, pad, pad // 2)
         self._body_layout.setSpacing(max(2, px // 4))
+
+    def _fit_headline(self) -> None:
+        """The headline at HEADLINE_FACTOR base sizes, or smaller (down to 1.2) so that a long
+        state ("Environment closed") fits the tile's width on one line."""
+        px = self._px or MIN_PX
+        font = QFont(self.font())
+        font.setBold(True)
+        size = round(px * HEADLINE_FACTOR)
+        font.setPixelSize(size)
+        room = self.width() - 2 * max(4, px // 2) - 4
+        if self.ack_button.isVisibleTo(self):
+            room -= self.ack_button.sizeHint().width() + 6
+        needed = QFontMetrics(font).horizontalAdvance(self.headline.full_text())
+        if needed > room > 0:
+            font.setPixelSize(max(round(px * 1.2), int(size * room / needed)))
+        if font != self.headline.font():
+            self.headline.setFont(font)
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
         return MIN_TILE_SIZE

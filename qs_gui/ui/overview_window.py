@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PyQt5.QtCore import QSize, Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QEvent, QSize, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QCloseEvent, QGuiApplication, QKeySequence
 from PyQt5.QtWidgets import (
     QAbstractItemView,
@@ -61,7 +61,7 @@ class KEYS:
 
 LOG_ROWS = 500  #: the event log table keeps the newest this many (the core's log keeps more)
 SCALES = (0.75, 1.0, 1.25, 1.5, 2.0, 2.5)  #: View ▸ Larger / Smaller tiles
-ASPECT = 0.7  #: tile height / width when the window has room
+ASPECT = 0.8  #: tile height / width when the window has room
 HEADLESS_PLATFORMS = ("offscreen", "minimal")
 _LEVEL_ROLES = {"error": "alarm", "warning": "attention", "info": None}
 
@@ -135,6 +135,7 @@ class OverviewWindow(QMainWindow):
         self.grid.setContentsMargins(8, 8, 8, 8)
         self.grid.setAlignment(Qt.AlignTop)
         self.scroll.setWidget(self.grid_host)
+        self.scroll.viewport().installEventFilter(self)  # reflow when the viewport resizes
         self.empty_label = QLabel("No beamline to show. Add profiles in Connection ▸ Profiles, "
                                   "or unhide one in View ▸ Show hidden beamlines.", self)
         self.empty_label.setAlignment(Qt.AlignCenter)
@@ -300,9 +301,10 @@ class OverviewWindow(QMainWindow):
         if self.app_settings is not None:
             self.app_settings.set(KEYS.TILE_SCALE, self.scale)
 
-    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
-        super().resizeEvent(event)
-        self._place()
+    def eventFilter(self, obj: Any, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+        if event.type() == QEvent.Resize and obj is self.scroll.viewport():
+            self._place()
+        return super().eventFilter(obj, event)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)

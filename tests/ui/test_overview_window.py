@@ -61,7 +61,7 @@ def _head_colour(tile: TileWidget) -> QColor:
 
 def _texts(tile: TileWidget) -> str:
     labels = (tile.band, tile.headline, tile.detail, tile.alarm_label, tile.running,
-              tile.queue, tile.outcome, tile.lock)
+              tile.queue, tile.environment, tile.outcome, tile.lock)
     return " | ".join(label.full_text() for label in labels if label.isVisibleTo(tile))
 
 
@@ -91,19 +91,21 @@ def test_tiles_say_the_state_in_words_and_an_alarm_in_colour_and_words(qloop, qt
                 host.call("FB07", "lock", "alice", "beam tuning")
                 expect = {"FB01": "Idle", "FB02": "Running scan", "FB03": "Paused",
                           "FB04": "Environment closed", "FB05": "grid_scan failed",
-                          "FB06": "Offline", "FB07": "locked by alice: beam tuning"}
+                          "FB06": "Offline", "FB07": "LOCKED by alice: beam tuning"}
                 await until(lambda: all(want in _texts(tiles[name])
                                         for name, want in expect.items()), 10,
                             message=lambda: {n: _texts(tiles[n]) for n in expect})
                 # the words, line by line
                 assert tiles["FB01"].headline.full_text() == "Idle"
                 assert tiles["FB02"].running.full_text() == "▶ scan"
-                assert "queue running" in tiles["FB02"].queue.full_text()
+                assert tiles["FB02"].queue.full_text() == "Queue: 1 item · running"
                 assert tiles["FB03"].headline.full_text() == "Paused"
-                assert "queue paused" in tiles["FB03"].queue.full_text()
-                assert "environment closed" in tiles["FB04"].queue.full_text()
+                assert tiles["FB03"].queue.full_text().endswith("· paused")
+                assert tiles["FB04"].environment.full_text() == "Environment: closed"
+                assert tiles["FB01"].environment.full_text() == "Environment: open"
                 assert tiles["FB06"].headline.full_text() == "Offline"
-                assert "unknown" in tiles["FB06"].queue.full_text()
+                assert tiles["FB06"].queue.full_text().startswith("Queue: unknown")
+                assert tiles["FB06"].environment.full_text() == "Environment: unknown"
                 assert tiles["FB07"].headline.full_text() == "Idle"  # a lock is a flag
                 assert tiles["FB07"].lock.isVisibleTo(tiles["FB07"])
                 assert not tiles["FB01"].lock.isVisibleTo(tiles["FB01"])
@@ -112,7 +114,8 @@ def test_tiles_say_the_state_in_words_and_an_alarm_in_colour_and_words(qloop, qt
                 await until(lambda: "grid_scan failed" in failed.outcome.full_text(), 5,
                             message=lambda: failed.outcome.full_text())
                 assert failed.alarm_box.isVisibleTo(failed)
-                assert failed.alarm_label.full_text().startswith("⚠ ALARM")
+                assert failed.headline.full_text() == "Failed"
+                assert failed.alarm_label.full_text() == "⚠ ALARM: grid_scan failed"
                 assert failed.outcome.full_text().startswith("✖")
                 assert _head_colour(failed) == role_colours("alarm")[0]
                 assert _head_colour(tiles["FB01"]) == role_colours("ok")[0]
@@ -190,7 +193,7 @@ def test_hide_pin_order_and_tile_size_persist(qloop, qtbot, tmp_path):
     window2.show()
     assert again.visible() == expected
     assert list(window2.tiles) == expected
-    assert window2.tile("ID04").pinned and "📌" in window2.tile("ID04").band.full_text()
+    assert window2.tile("ID04").pinned and "pinned" in window2.tile("ID04").band.full_text()
     assert window2.scale == 1.25
     window2._fill_hidden_menu()  # View ▸ Show hidden beamlines lists ID02 and unhides it
     hidden = [a for a in window2.hidden_menu.actions() if a.text() == "ID02"]
@@ -230,7 +233,7 @@ def test_set_state_repaints_the_tile_once_per_change(qloop, qtbot):
     before = tile.paints
     tile.set_state(replace(tile.state, queue_length=7))
     qtbot.waitUntil(lambda: tile.paints > before, timeout=2000)
-    assert "7 items queued" in tile.queue.full_text()
+    assert tile.queue.full_text().startswith("Queue: 7 items")
     window.close()
 
 
@@ -241,3 +244,48 @@ def test_overview_with_an_unknown_profile_exits_2(tmp_path):
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2, proc.stderr
     assert "no profile named 'NOPE'" in proc.stderr
+
+
+def test_a_tile_opens_its_full_window_on_the_same_loop_and_closing_it_keeps_the_overview(
+        qloop, qtbot, tmp_path):
+    from qs_gui.app import Rooms
+    from qs_gui.ui.main_window import MainWindow
+
+    qsettings = QSettings(str(tmp_path / "qs-gui.ini"), QSettings.IniFormat)
+    settings = AppSettings(QSettingsStore(qsettings))
+    with FakeBeamlineHost(2, publish_period=0.2) as host:
+        profiles = _profiles(host)
+        rooms = Rooms(qloop, settings, qsettings, title="qs-gui", timeout=None,
+                      profiles=lambda: profiles)
+
+        async def scenario() -> None:
+            overview_window = rooms.open_overview()
+            overview = rooms.overview
+            try:
+                await until(lambda: all(t.state.connection == "connected"
+                                        for t in overview.tiles.values()), 10,
+                            message="connected")
+                overview_window.tile("FB01").setFocus()
+                qtbot.keyClick(overview_window.tile("FB01"), Qt.Key_Return)
+                full = rooms.full["FB01"]
+                assert isinstance(full, MainWindow) and full.isVisible()
+                assert full.session is not overview.tile("FB01").session  # its own session
+                assert not full.session._api.read_only  # a full window controls
+                await until(lambda: full.session.status is not None, 10,
+                            message="full window status")
+                assert rooms.open_full("FB01") is full  # open again: raised, not doubled
+                full.overview_action.trigger()  # View ▸ Overview raises the open one
+                assert rooms.overview_window is overview_window
+                full.close()
+                await until(lambda: "FB01" not in rooms.full and not rooms._tasks, 10,
+                            message="full window's session stopped")
+                assert not full.session.supervisor.tasks() or all(
+                    t.done() for t in full.session.supervisor.tasks())
+                host.call("FB02", "run", "scan")  # the overview keeps running
+                await until(lambda: overview_window.tile("FB02").running.full_text()
+                            == "▶ scan", 10, message="FB02 running")
+            finally:
+                await rooms.stop()
+            assert rooms.overview_window is None and not rooms.full and not rooms._tasks
+
+        run(qloop, scenario(), timeout=60)
