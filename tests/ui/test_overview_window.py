@@ -274,6 +274,9 @@ def test_a_tile_opens_its_full_window_on_the_same_loop_and_closing_it_keeps_the_
                 await until(lambda: full.session.status is not None, 10,
                             message="full window status")
                 assert rooms.open_full("FB01") is full  # open again: raised, not doubled
+                rooms.home = ("FB02", overview_window)  # the window the app started with
+                assert rooms.open_full("FB02") is overview_window and "FB02" not in rooms.full
+                rooms.home = None
                 full.overview_action.trigger()  # View ▸ Overview raises the open one
                 assert rooms.overview_window is overview_window
                 full.close()
