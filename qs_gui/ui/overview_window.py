@@ -329,7 +329,8 @@ class OverviewWindow(QMainWindow):
     def _update_title(self) -> None:
         n = len(self.overview.alarms)
         count = f" — {n} alarm{'' if n == 1 else 's'} unacknowledged" if n else ""
-        title = f"{self.app_title} ({len(self.overview.tiles)} beamlines){count}"
+        tiles = len(self.overview.tiles)
+        title = f"{self.app_title} ({tiles} beamline{'' if tiles == 1 else 's'}){count}"
         if self.windowTitle() != title:
             self.setWindowTitle(title)
         self.ack_all_action.setEnabled(bool(n))
