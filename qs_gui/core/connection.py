@@ -129,6 +129,7 @@ class ConnectionSupervisor:
         self._control_timeouts = 0  # consecutive control requests without a reply
         self._dead_after = 0.0  # the last patient poll's timeout (0: a plain poll)
         self._gateway_timeout = False  # the last poll got the gateway's 408
+        self._silent_since: float | None = None  # the first unanswered request's send time
         self.control_verified = False  # a control reply arrived since the last failure
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -262,6 +263,7 @@ class ConnectionSupervisor:
         """A reply arrived on the control socket."""
         self._control_timeouts = 0
         self.control_verified = True
+        self._silent_since = None
         if self._busy_kind == "silence":
             self.set_busy(None, None)
 
@@ -283,6 +285,7 @@ class ConnectionSupervisor:
             return  # a large read (perhaps another client's) explains it: busy, not lost
         if self._control_timeouts >= 2 and self.control_verified:
             self.control_verified = False
+            self._silence_from(time.monotonic() - self.request_timeout)  # when it was sent
             if self.state.connection in (Connection.CONNECTED, Connection.NO_STATUS):
                 self.set_connection(Connection.OFFLINE, self._offline_detail(
                     f"no reply from {self.state.address} within {self.request_timeout:g} s"))
@@ -301,8 +304,22 @@ class ConnectionSupervisor:
         at = self._last_push_at
         return at is not None and time.monotonic() - at < self.timing.stale_after
 
+    def _silence_from(self, sent: float) -> None:
+        """A request sent at ``sent`` is unanswered so far (the first one counts: a reply to
+        anything ends the silence, :meth:`control_ok`)."""
+        if self._silent_since is None or sent < self._silent_since:
+            self._silent_since = sent
+
+    def _pushes_since_silence(self) -> bool:
+        """A push arrived after the first unanswered request was sent: the RE Manager is alive
+        and publishing, so the control channel itself is what fails (address, key). A push
+        from before it proves nothing (a manager killed just after publishing)."""
+        at, since = self._last_push_at, self._silent_since
+        return (at is not None and since is not None and at > since
+                and time.monotonic() - at < self.timing.stale_after)
+
     def _offline_detail(self, reason: str, retry: float | None = None) -> str:
-        if self._pushes_alive():
+        if self._pushes_since_silence():
             reason = (f"status updates arrive, but the RE Manager does not answer requests "
                       f"({reason}); check the control address and the CURVE key")
         return reason + (f"; retrying every {retry:g} s" if retry else "")
@@ -382,6 +399,7 @@ class ConnectionSupervisor:
         if self.control_verified and waited < self.busy_grace(pushes_alive=pushes):
             self.set_busy("silence", describe_wait(method, None, waited))
             return "wait"
+        self._silence_from(started)
         return "dead"
 
     async def _patient_poll(self) -> str:
@@ -427,6 +445,7 @@ class ConnectionSupervisor:
         self._gateway_timeout = False  # set when the gateway answers 408 (RE Manager busy)
         timeout = self.poll_timeout if timeout is None else timeout
         started = time.monotonic()
+        self._silence_from(started)
         try:
             status = await self._api.send_request(method="status", timeout=timeout)
         except RequestTimeoutError as ex:
