@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..client import REManagerAPI
+from ..client import CONSOLE_TOPIC, STATUS_TOPIC, REManagerAPI
 from ..client.exceptions import HTTPError, ReadOnlyError, RequestFailedError, RequestTimeoutError
 from ..client.transport import BULK_METHODS as TRANSPORT_BULK_METHODS
 from .access import Problem, classify
@@ -97,6 +97,7 @@ class ConnectionSupervisor:
 
     def __init__(self, api: REManagerAPI, state: SessionState, events: SessionEvents,
                  tracker: ExecutionTracker, *, timing: Timing, use_monitor: bool,
+                 console: bool = True,
                  on_verified_status: Callable[[dict, bool], None],
                  on_control_lost: Callable[[], None],
                  policy: HistoryPolicy | None = None) -> None:  # fmt: skip
@@ -113,6 +114,9 @@ class ConnectionSupervisor:
         self.tracker = tracker
         self.timing = timing
         self.use_monitor = use_monitor
+        #: subscribe to console output too (a status-only view, e.g. an overview tile, does
+        #: not decode every console line of every beamline)
+        self.console = console
         self._on_verified_status = on_verified_status  # (status, reconnected): fetch by uid
         self._on_control_lost = on_control_lost  # stop queueing reads on a dead socket
         self.running = False
@@ -141,7 +145,8 @@ class ConnectionSupervisor:
         self._wake = _Wakeup()
         self._tasks.append(asyncio.ensure_future(self._supervise()))
         if self.use_monitor:
-            self._monitor = self._api.info_monitor()
+            topics = (STATUS_TOPIC, CONSOLE_TOPIC) if self.console else (STATUS_TOPIC,)
+            self._monitor = self._api.info_monitor(topics=topics)
             self._monitor.start()
             self._tasks.append(asyncio.ensure_future(self._listen()))
 
