@@ -179,6 +179,16 @@ def summary(results: dict, server: dict) -> None:
                          fails == 0))
         lines.append(row("100k: RSS (peak)", f"{rss:.0f} MB ({get(g, 'load.rss_peak'):.0f})",
                          "<= 250 MB", rss <= 250))
+        base = get(g, "window_without_history.rss")
+        lines.append(row("100k (issue 17): server's reply -> all rows shown",
+                         f"{get(g, 'load.history_reply_to_rows'):.0f} ms", "<= 500 ms",
+                         get(g, "load.history_reply_to_rows") <= 500))
+        lines.append(row("100k (issue 17): worst stall (load; reloads)",
+                         f"{stall:.0f} ms; {reload_stall:.0f} ms", "<= 50 ms",
+                         max(stall, reload_stall) <= 50))
+        lines.append(row("100k (issue 17): RSS over the same window without the history",
+                         f"{rss - base:.0f} MB ({rss:.0f} - {base:.0f})", "<= 100 MB",
+                         rss - base <= 100))
         lines.append(row("100k reload: urgent request during the bulk fetch, GUI vs raw "
                          "socket sent at the same time (max extra)",
                          f"{get(g, 'reload.urgent_gui_max'):.0f} ms vs "

@@ -21,6 +21,7 @@ import traceback
 from typing import Any
 
 from . import __version__
+from .heap import pin_mmap_threshold
 
 logger = logging.getLogger("qs_gui")
 
@@ -136,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     os.environ.setdefault("QT_AUTO_SCREEN_SCALE_FACTOR", "1")
+    pin_mmap_threshold()  # big replies' buffers go back to the system when freed
 
     from PyQt5.QtWidgets import QApplication
 

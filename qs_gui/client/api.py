@@ -141,7 +141,7 @@ class REManagerAPIBase(RequestBuilder, WaitMethods, ClientMonitors):
     # -- the request path -------------------------------------------------------------------
     async def _send(self, method: str, params: Mapping[str, Any] | None = None, *,
                     timeout: float | None = None,
-                    reuse: Reuse | ItemDecoder | None = None) -> tuple[Any, bytes]:
+                    reuse: Reuse | ItemDecoder | None = None) -> tuple[Any, bytes | memoryview]:
         if self._closed:
             raise ClientClosedError("The client is closed")
         if self._read_only and method not in READ_ONLY_METHODS:
@@ -166,7 +166,7 @@ class REManagerAPIBase(RequestBuilder, WaitMethods, ClientMonitors):
         return response, raw
 
     async def _request(self, method: str, params: Mapping[str, Any], *, timeout: float | None,
-                       reuse: Reuse | ItemDecoder | None) -> tuple[Any, bytes]:
+                       reuse: Reuse | ItemDecoder | None) -> tuple[Any, bytes | memoryview]:
         return await self._transport.request(method, params, timeout=timeout, reuse=reuse)
 
     async def send_request(self, *, method: str, params: Mapping[str, Any] | None = None,

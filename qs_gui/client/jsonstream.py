@@ -167,12 +167,17 @@ def _skip_ws(data: bytes, pos: int) -> int:
     return pos
 
 
+def _loads_whole(data: bytes | memoryview) -> Any:
+    """``json.loads`` of all of ``data`` (which takes no memoryview)."""
+    return json.loads(data if isinstance(data, bytes) else bytes(data))
+
+
 def _decode_str(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogatepass")
 
 
 class _Parser:
-    def __init__(self, data: bytes, budget: float, pause: Callable[[], Awaitable[Any]],
+    def __init__(self, data: bytes | memoryview, budget: float, pause: Callable[[], Awaitable[Any]],
                  share: bool = True, reuse: _ReuseRun | None = None,
                  items: ItemDecoder | None = None):
         self.data = data
@@ -312,7 +317,7 @@ class _Parser:
         data = self.data
         pos = _skip_ws(data, 0)
         if data[pos:pos + 1] != b"{":
-            return json.loads(data)  # not an object: nothing to stream
+            return _loads_whole(data)  # not an object: nothing to stream
         result: dict[str, Any] = {}
         pos = _skip_ws(data, pos + 1)
         if data[pos:pos + 1] == b"}":
@@ -367,6 +372,8 @@ async def loads_async(data: bytes | bytearray | memoryview | str, *, budget: flo
     """
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
+    elif isinstance(data, memoryview):  # e.g. a 0MQ frame's buffer: parsed without a copy
+        data = data if data.format == "B" and data.contiguous else memoryview(bytes(data))
     elif not isinstance(data, bytes):
         data = bytes(data)
     items = reuse if reuse is not None and not isinstance(reuse, Reuse) else None
@@ -382,10 +389,11 @@ async def loads_async(data: bytes | bytearray | memoryview | str, *, budget: flo
         return result
 
 
-async def _decode(data: bytes, budget: float, pause: Callable[[], Awaitable[Any]] | None,
-                  run: _ReuseRun | None, decoder: ItemDecoder | None = None) -> Any:
+async def _decode(data: bytes | memoryview, budget: float,
+                  pause: Callable[[], Awaitable[Any]] | None, run: _ReuseRun | None,
+                  decoder: ItemDecoder | None = None) -> Any:
     def plain() -> Any:
-        result = json.loads(data)
+        result = _loads_whole(data)
         items = result.get("items") if isinstance(result, dict) else None
         if decoder is not None and isinstance(items, list):
             decoder.begin()  # the streamed slices (if any) are discarded

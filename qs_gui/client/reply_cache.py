@@ -81,6 +81,8 @@ class ReplyCache:
         if shared and isinstance(reply.get("items"), list):
             self._entries[name] = (uid, _Shared(reply))
             return
+        if isinstance(raw, memoryview) and len(raw) <= RAW_CACHE_LIMIT:
+            raw = bytes(raw)  # not the transport's frame (kept whole while a view is held)
         entry = (uid, raw)
         self._entries[name] = entry
         if len(raw) > RAW_CACHE_LIMIT:

@@ -90,7 +90,7 @@ class Transport(Protocol):
 
     async def request(self, method: str, params: Mapping[str, Any], *,
                       timeout: float | None = None,
-                      reuse: Reuse | None = None) -> tuple[Any, bytes]:
+                      reuse: Reuse | None = None) -> tuple[Any, bytes | memoryview]:
         """(decoded reply, raw bytes); TransportTimeout on any communication failure,
         TypeError/ValueError for parameters that cannot be encoded (nothing sent then)."""
 
@@ -148,9 +148,9 @@ class Codec:
         except (TypeError, ValueError) as ex:
             raise TypeError(f"Request parameters are not serialisable: {ex}") from None
 
-    def decode(self, raw: bytes) -> Any:
+    def decode(self, raw: bytes | memoryview) -> Any:
         if self.encoding == "json":
-            return json.loads(raw)
+            return json.loads(raw if isinstance(raw, bytes) else bytes(raw))
         import msgpack
 
         return msgpack.unpackb(raw)
@@ -274,7 +274,7 @@ class ZMQTransport:
 
     async def request(self, method: str, params: Mapping[str, Any], *,
                       timeout: float | None = None,
-                      reuse: Reuse | None = None) -> tuple[Any, bytes]:
+                      reuse: Reuse | None = None) -> tuple[Any, bytes | memoryview]:
         """Send one request; return (decoded reply, raw reply bytes).
 
         Raises TransportTimeout on any communication failure, TypeError/ValueError for
@@ -327,7 +327,9 @@ class ZMQTransport:
         if len(frame) > SMALL_REPLY_LIMIT and method in SMALL_REPLY_METHODS:
             raise TransportTimeout(f"malformed reply to {method!r}: {len(frame) / 2**20:.1f} "
                                    f"MB, where a few KB are expected (refused unread)")
-        raw = frame.bytes
+        # A big reply is parsed straight from the frame's buffer: a copy of a 40 MB history
+        # is ~35 ms of page faults and memcpy with the loop blocked, and 40 MB more at the peak.
+        raw = frame.buffer if len(frame) > SMALL else frame.bytes
         del frame
         try:
             if lane is self._bulk or reuse is not None or len(raw) > SMALL:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..client import REManagerAPI
+from ..client import CONSOLE_TOPIC, STATUS_TOPIC, REManagerAPI
 from ..client.exceptions import HTTPError, ReadOnlyError, RequestFailedError, RequestTimeoutError
 from ..client.transport import BULK_METHODS as TRANSPORT_BULK_METHODS
 from .access import Problem, classify
@@ -97,6 +97,7 @@ class ConnectionSupervisor:
 
     def __init__(self, api: REManagerAPI, state: SessionState, events: SessionEvents,
                  tracker: ExecutionTracker, *, timing: Timing, use_monitor: bool,
+                 console: bool = True,
                  on_verified_status: Callable[[dict, bool], None],
                  on_control_lost: Callable[[], None],
                  policy: HistoryPolicy | None = None) -> None:  # fmt: skip
@@ -113,6 +114,9 @@ class ConnectionSupervisor:
         self.tracker = tracker
         self.timing = timing
         self.use_monitor = use_monitor
+        #: subscribe to console output too (a status-only view, e.g. an overview tile, does
+        #: not decode every console line of every beamline)
+        self.console = console
         self._on_verified_status = on_verified_status  # (status, reconnected): fetch by uid
         self._on_control_lost = on_control_lost  # stop queueing reads on a dead socket
         self.running = False
@@ -129,6 +133,7 @@ class ConnectionSupervisor:
         self._control_timeouts = 0  # consecutive control requests without a reply
         self._dead_after = 0.0  # the last patient poll's timeout (0: a plain poll)
         self._gateway_timeout = False  # the last poll got the gateway's 408
+        self._silent_since: float | None = None  # the first unanswered request's send time
         self.control_verified = False  # a control reply arrived since the last failure
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -140,7 +145,8 @@ class ConnectionSupervisor:
         self._wake = _Wakeup()
         self._tasks.append(asyncio.ensure_future(self._supervise()))
         if self.use_monitor:
-            self._monitor = self._api.info_monitor()
+            topics = (STATUS_TOPIC, CONSOLE_TOPIC) if self.console else (STATUS_TOPIC,)
+            self._monitor = self._api.info_monitor(topics=topics)
             self._monitor.start()
             self._tasks.append(asyncio.ensure_future(self._listen()))
 
@@ -262,6 +268,7 @@ class ConnectionSupervisor:
         """A reply arrived on the control socket."""
         self._control_timeouts = 0
         self.control_verified = True
+        self._silent_since = None
         if self._busy_kind == "silence":
             self.set_busy(None, None)
 
@@ -283,6 +290,7 @@ class ConnectionSupervisor:
             return  # a large read (perhaps another client's) explains it: busy, not lost
         if self._control_timeouts >= 2 and self.control_verified:
             self.control_verified = False
+            self._silence_from(time.monotonic() - self.request_timeout)  # when it was sent
             if self.state.connection in (Connection.CONNECTED, Connection.NO_STATUS):
                 self.set_connection(Connection.OFFLINE, self._offline_detail(
                     f"no reply from {self.state.address} within {self.request_timeout:g} s"))
@@ -301,8 +309,22 @@ class ConnectionSupervisor:
         at = self._last_push_at
         return at is not None and time.monotonic() - at < self.timing.stale_after
 
+    def _silence_from(self, sent: float) -> None:
+        """A request sent at ``sent`` is unanswered so far (the first one counts: a reply to
+        anything ends the silence, :meth:`control_ok`)."""
+        if self._silent_since is None or sent < self._silent_since:
+            self._silent_since = sent
+
+    def _pushes_since_silence(self) -> bool:
+        """A push arrived after the first unanswered request was sent: the RE Manager is alive
+        and publishing, so the control channel itself is what fails (address, key). A push
+        from before it proves nothing (a manager killed just after publishing)."""
+        at, since = self._last_push_at, self._silent_since
+        return (at is not None and since is not None and at > since
+                and time.monotonic() - at < self.timing.stale_after)
+
     def _offline_detail(self, reason: str, retry: float | None = None) -> str:
-        if self._pushes_alive():
+        if self._pushes_since_silence():
             reason = (f"status updates arrive, but the RE Manager does not answer requests "
                       f"({reason}); check the control address and the CURVE key")
         return reason + (f"; retrying every {retry:g} s" if retry else "")
@@ -382,6 +404,7 @@ class ConnectionSupervisor:
         if self.control_verified and waited < self.busy_grace(pushes_alive=pushes):
             self.set_busy("silence", describe_wait(method, None, waited))
             return "wait"
+        self._silence_from(started)
         return "dead"
 
     async def _patient_poll(self) -> str:
@@ -427,6 +450,7 @@ class ConnectionSupervisor:
         self._gateway_timeout = False  # set when the gateway answers 408 (RE Manager busy)
         timeout = self.poll_timeout if timeout is None else timeout
         started = time.monotonic()
+        self._silence_from(started)
         try:
             status = await self._api.send_request(method="status", timeout=timeout)
         except RequestTimeoutError as ex:

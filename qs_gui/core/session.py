@@ -48,7 +48,7 @@ __all__ = ["ALL_FETCH", "BULK_METHODS", "STATUS_TYPES", "TILE_FETCH", "UID_KEYS"
 class Session:
     """Owns the client's background work and the latest server state (see module docstring)."""
 
-    def __init__(self, api: REManagerAPI, *, use_monitor: bool = True,
+    def __init__(self, api: REManagerAPI, *, use_monitor: bool = True, console: bool = True,
                  timing: Timing | None = None, history_policy: HistoryPolicy | None = None,
                  fetch: frozenset[str] = ALL_FETCH) -> None:  # fmt: skip
         """``fetch``: what is read besides the status (``core/fetching``); ``TILE_FETCH`` makes
@@ -62,7 +62,7 @@ class Session:
         self.history_policy = history_policy or HistoryPolicy()
         self.supervisor = ConnectionSupervisor(
             api, self.state, self.events, self.tracker, timing=timing or Timing(),
-            use_monitor=use_monitor,
+            use_monitor=use_monitor, console=console,
             on_verified_status=self._on_verified_status,
             on_control_lost=lambda: self.fetcher.cancel_pending(),
             policy=self.history_policy)

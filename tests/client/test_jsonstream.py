@@ -64,6 +64,8 @@ def test_same_as_json_loads(tiny_slices, doc, indent, compact):
     separators = (",", ":") if compact else None
     text = json.dumps(doc, indent=indent, separators=separators)
     assert same(decode(text.encode()), json.loads(text))
+    # a 0MQ frame's buffer is parsed in place, with the same result
+    assert same(decode(memoryview(text.encode())), json.loads(text))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[FIXTURE])
@@ -76,8 +78,11 @@ def test_malformed_input_raises_like_json_loads(tiny_slices, garbage, prefix):
     except (ValueError, UnicodeDecodeError) as ex:
         with pytest.raises(type(ex) if isinstance(ex, UnicodeDecodeError) else ValueError):
             decode(data)
+        with pytest.raises(type(ex) if isinstance(ex, UnicodeDecodeError) else ValueError):
+            decode(memoryview(data))
     else:
         assert same(decode(data), expected)
+        assert same(decode(memoryview(data)), expected)
 
 
 def history_reply(n: int) -> bytes:

@@ -68,6 +68,8 @@ def test_server_killed_mid_plan_and_restarted(qtbot, qloop, record, error_log):
             await until(lambda: session.connection is Connection.OFFLINE, 5, message="offline")
             offline_after = time.monotonic() - killed
             assert window.indicator.text() == "Offline"
+            # it stopped publishing too: nothing blames the address or the key
+            assert "CURVE" not in window.indicator.toolTip(), window.indicator.toolTip()
             assert not action(window, Action.EXECUTE_NOW).isEnabled()
             assert not action(window, Action.QUEUE_ADD).isEnabled()
             sent_while_down = len(spy.sent)

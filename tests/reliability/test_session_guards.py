@@ -133,3 +133,31 @@ def test_poll_timeout_adapts_to_a_slow_server():
     assert session.poll_timeout == 1.6
     session.supervisor._latencies.append(1.5)
     assert session.poll_timeout == 2.0  # capped at the request timeout
+
+
+def test_a_server_gone_silent_is_not_blamed_on_the_address_or_key():
+    """The RE Manager dies just after a push: the last push is recent, but none came after the
+    unanswered request was sent, so nothing says "status updates arrive" or blames the key."""
+    alive = {"on": True}
+
+    def handle(method, params):
+        if not alive["on"]:
+            return TransportTimeout("no reply")
+        return status_reply() if method == "status" else {
+            "success": True, "msg": "", "items": [], "running_item": {}}
+
+    async def scenario():
+        session = Session(REManagerAPI(transport=FakeTransport(handle)), use_monitor=False,
+                          timing=FAST)
+        await session.start()
+        await until(lambda: session.connection is Connection.CONNECTED)
+        push(session, status_reply())
+        alive["on"] = False  # killed right after publishing: no push, no reply from now on
+        await until(lambda: session.connection is Connection.OFFLINE)
+        detail = session.connection_detail
+        await session.stop()
+        return detail
+
+    detail = asyncio.run(scenario())
+    assert "no reply" in detail
+    assert "status updates arrive" not in detail and "CURVE" not in detail
