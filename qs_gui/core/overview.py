@@ -482,7 +482,7 @@ def zmq_tile_session(profile: Profile, *, timeout: float = 2.0) -> Session:
     api = REManagerAPI(zmq_control_addr=conn["control_addr"], zmq_info_addr=conn["info_addr"],
                        zmq_public_key=conn["public_key"], timeout_recv=timeout,
                        read_only=True, reuse_unchanged_items=True)
-    return Session(api, fetch=TILE_FETCH)
+    return Session(api, fetch=TILE_FETCH, console=False)
 
 
 def _headline(alarm: TileAlarm) -> str:

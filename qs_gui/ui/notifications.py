@@ -61,9 +61,10 @@ class Toast(QFrame):
 
     MARGIN = 16
 
-    def __init__(self, parent: QWidget, *, msecs: int = 8000):
+    def __init__(self, parent: QWidget, *, msecs: int = 8000, kept_in: str = "Messages"):
         super().__init__(parent)
         self.setObjectName("notificationToast")
+        self.kept_in = kept_in  #: where the window keeps every notice ("Messages", "the Event log")
         self.setFocusPolicy(Qt.NoFocus)
         self.setAttribute(Qt.WA_ShowWithoutActivating)
         self.msecs = msecs
@@ -73,7 +74,7 @@ class Toast(QFrame):
         self.setFixedWidth(380)  # a wrapped QLabel would otherwise shrink to a narrow column
         close = QToolButton(self, objectName="toastClose", text="✕", autoRaise=True)
         close.setFocusPolicy(Qt.NoFocus)
-        close.setToolTip("Dismiss (the notice stays in Messages)")
+        close.setToolTip(f"Dismiss (the notice stays in {kept_in})")
         close.clicked.connect(self.dismiss)
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
@@ -97,7 +98,7 @@ class Toast(QFrame):
             f"palette(mid); border-left: 6px solid {colour}; border-radius: 6px; }}"
             f" #notificationToast QLabel {{ color: palette(tool-tip-text); "
             f"background: transparent; }}")
-        more = f"  (+{self._more} more in Messages)" if self._more else ""
+        more = f"  (+{self._more} more in {self.kept_in})" if self._more else ""
         self.title.setText(f"<b>{_escape(notice.title)}</b>{_escape(more)}")
         first_lines = "\n".join(notice.text.splitlines()[:4])
         self.body.setText(_escape(first_lines))
@@ -141,7 +142,7 @@ class Notifier(QObject):
                  log: Callable[[str, str], Any] | None = None,
                  logged_kinds: Collection[Kind] = tuple(Kind), sound: bool = False,
                  use_tray: bool | None = None, toast_msecs: int = 8000,
-                 balloon_msecs: int = 10000):
+                 balloon_msecs: int = 10000, kept_in: str = "Messages"):
         super().__init__(window)
         #: (session event, handler) pairs this notifier is subscribed to; closed with it
         self.links: list[tuple[Any, Any]] = []
@@ -151,7 +152,7 @@ class Notifier(QObject):
         self.logged_kinds = frozenset(logged_kinds)
         self.balloon_msecs = balloon_msecs
         self.shown: list[Notice] = []  # the most recent notices (tests, diagnostics)
-        self.toast = Toast(window, msecs=toast_msecs)
+        self.toast = Toast(window, msecs=toast_msecs, kept_in=kept_in)
         self.tray: QSystemTrayIcon | None = None
         if use_tray is not False and QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(app_icon(), self)

@@ -104,7 +104,8 @@ class OverviewWindow(QMainWindow):
         self._columns = 0
         self._restore_settings()
         self._build()
-        self.notifier = (notifier_factory or (lambda w: Notifier(w)))(self)
+        self.notifier = (notifier_factory or (lambda w: Notifier(w, kept_in="the Event log")))(
+            self)
         self._links = [(overview.tile_changed, self._on_tile_changed),
                        (overview.notify, self._on_alarm),
                        (overview.layout_changed, self._on_layout_changed),
