@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import logging
 import os
 import signal
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -156,8 +156,8 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
     import qasync
     from PyQt5.QtCore import QSettings, QTimer
 
-    from .client import REManagerAPI
     from .client.documents import DocumentPump, DocumentSubscriber
+    from .core.clients import build_client
     from .core.profiles import AppSettings, resolve_connection
     from .core.session import Session
     from .ui.profiles_dialog import QSettingsStore, choose_profile
@@ -197,20 +197,13 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 
-    login = None
     try:
-        if args.http is not None or conn["http_uri"]:
-            api, login = _http_api(args, conn, sandbox)
-        else:
-            api = REManagerAPI(zmq_control_addr=conn["control_addr"],
-                               zmq_info_addr=conn["info_addr"], zmq_public_key=conn["public_key"],
-                               timeout_recv=args.timeout or 2.0, read_only=conn["monitor"],
-                               reuse_unchanged_items=True)
-        api.user = conn["user"] or getpass.getuser()
-        api.user_group = conn["user_group"]
+        built = build_client(conn, timeout=args.timeout, ca_file=args.ca_file,
+                             http=args.http is not None, **_demo_credentials(sandbox, conn))
     except ValueError as ex:
         sys.stderr.write(f"qs-gui: {ex}\n")
         return 2
+    api, login = built.api, built.login
     session = Session(api, use_monitor=not args.no_push)
     title = "qs-gui demo" if sandbox else "qs-gui"
     if conn["monitor"]:  # the read-only wall display (its client refuses mutating requests)
@@ -232,7 +225,7 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
             lambda: rooms.open_overview(home=(profile.name if profile else "demo", window),
                                         report=add_message))
     if login is not None:
-        window.configure_login(login[0], login[1])
+        window.configure_login(login.user, list(login.providers))
     if sandbox is not None and getattr(sandbox, "http_api_key", None):
         window.demo_note = ("Demo gateway, single-user API key (in memory only): "
                             f"{sandbox.http_api_key}")
@@ -271,7 +264,7 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
 
     async def startup() -> None:
         if login is not None:
-            window.open_login(login[2])
+            window.open_login(login.intro)
         if pump is not None:
             pump.start()
         await session.start()
@@ -311,35 +304,23 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
     return 0
 
 
-def _http_api(args: argparse.Namespace, conn: dict, sandbox: Any) -> tuple[Any, Any]:
-    """The HTTP client and, when it logs in with a password, (user, providers, intro) for the
-    login dialog. An API key comes from --api-key-file, the environment or the profile's key
-    file (never from the command line or the settings)."""
-    from .client.http import REManagerAPI as HTTPManagerAPI
-    from .client.http import api_key_from_environment, read_api_key_file
+def _demo_credentials(sandbox: Any, conn: dict) -> dict[str, Any]:
+    """The demo gateway's credentials for :func:`~qs_gui.core.clients.build_client`: its users
+    (log in as operator unless --login says otherwise; the passwords are shown in the dialog's
+    intro, in memory only) or its single-user API key. Nothing without a demo gateway."""
+    from .core.clients import LoginNeeded
 
-    api = HTTPManagerAPI(http_server_uri=conn["http_uri"], timeout=args.timeout or 5.0,
-                         read_only=conn["monitor"], ca_file=args.ca_file,
-                         reuse_unchanged_items=True)
-    user, provider = conn["http_login"], conn["http_provider"]
-    intro = ""
-    if sandbox is not None and getattr(sandbox, "http_users", None):
-        users = sandbox.http_users
-        user = user or "operator"
-        provider = provider or sandbox.http_provider
+    if sandbox is None:
+        return {}
+    if getattr(sandbox, "http_users", None):
+        provider = conn["http_provider"] or sandbox.http_provider
         intro = "Demo users (passwords in memory only): " + ", ".join(
-            f"{name} / {password}" for name, password in users.items())
-    if user:
-        return api, (user, [provider] if provider else [], intro)
-    if sandbox is not None and getattr(sandbox, "http_api_key", None):
-        key = sandbox.http_api_key
-    elif conn["http_api_key_file"]:
-        key = read_api_key_file(conn["http_api_key_file"])
-    else:
-        key = api_key_from_environment()
-    if key:
-        api.set_authorization_key(api_key=key)
-    return api, None
+            f"{name} / {password}" for name, password in sandbox.http_users.items())
+        return {"login": LoginNeeded(conn["http_login"] or "operator",
+                                     (provider,) if provider else (), intro)}
+    if getattr(sandbox, "http_api_key", None):
+        return {"api_key": sandbox.http_api_key}
+    return {}
 
 
 async def _prepare_demo(add_message: Any, sandbox: Any, args: argparse.Namespace) -> None:
@@ -367,19 +348,20 @@ def _demo_profile(sandbox: Any) -> Any:
 
 
 def _overview_profiles(app_settings: Any, sandbox: Any) -> list[Any]:
-    """What View ▸ Overview shows: the demo's server, else every saved 0MQ profile."""
+    """What View ▸ Overview shows: the demo's server, else every saved profile."""
     if sandbox is not None:
         return [_demo_profile(sandbox)]
-    return [p for p in app_settings.profiles() if not p.http_uri]
+    return app_settings.profiles()
 
 
 class Rooms:
     """The overview and the full windows opened from it, all on the one qasync loop.
 
     Each full window has its own :class:`~qs_gui.core.session.Session` (not the tile's
-    status-only one); closing it stops that session and leaves the overview running; asking
-    again for an open one raises it. :meth:`stop` closes every window and waits for every
-    session to stop, so nothing outlives the loop.
+    status-only one), built by ``core/clients`` as the main window's is (over HTTP with a
+    login, the window asks for its own password); closing it stops that session and leaves
+    the overview running; asking again for an open one raises it. :meth:`stop` closes every
+    window and waits for every session to stop, so nothing outlives the loop.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, app_settings: Any, qsettings: Any, *,
@@ -412,7 +394,8 @@ class Rooms:
                       home: tuple[str, Any] | None = None,
                       report: Any = None) -> Any:  # fmt: skip
         """Open the overview (or raise the open one); None when there is nothing to show."""
-        from .core.overview import Overview, zmq_tile_session
+        from .core.clients import tile_session
+        from .core.overview import Overview
         from .ui.overview_window import OverviewWindow
 
         if home is not None:
@@ -423,12 +406,17 @@ class Rooms:
         profiles = self.profiles() if profiles is None else profiles
         if not profiles:
             if report is not None:
-                report("warning", "The overview shows saved 0MQ profiles, and none is saved "
+                report("warning", "The overview shows saved profiles, and none is saved "
                                   "(Connection ▸ Profiles…).")
             return None
-        overview = Overview(zmq_tile_session)
+        overview = Overview(tile_session)  # its own timeouts (a tile is offline within 2 s)
         for profile in profiles:
-            overview.add(profile)
+            try:
+                overview.add(profile)
+            except ValueError as ex:  # e.g. an unreadable API key file: that tile only
+                overview.log.add(time.time(), profile.name, f"Not shown: {ex}", "error")
+                if report is not None:
+                    report("error", f"Overview: {profile.name} is not shown: {ex}")
         window = OverviewWindow(overview, open_full=self.open_full,
                                 app_settings=self.app_settings, title=self.title)
         window.closed.connect(self._overview_closed)
@@ -453,8 +441,15 @@ class Rooms:
             return window
         if self.overview is None or name not in self.overview.tiles:
             return None
+        from .core.clients import build_session
+
         profile = self.overview.tile(name).profile
-        session = self._session(profile)
+        try:
+            session, login = build_session(profile, timeout=self.timeout)
+        except ValueError as ex:  # an unreadable API key file: said in the overview's log
+            self.overview.log.add(time.time(), name, f"Cannot open the full window: {ex}",
+                                  "error")
+            return None
         if profile.monitor:
             from .ui.monitor_window import MonitorWindow
 
@@ -476,23 +471,13 @@ class Rooms:
             self._spawn(session.stop())
 
         window.closed.connect(closed)
+        if login is not None:
+            window.configure_login(login.user, list(login.providers))
         window.show()
         self._spawn(session.start())
+        if login is not None:
+            window.open_login(login.intro)
         return window
-
-    def _session(self, profile: Any) -> Any:
-        from .client import REManagerAPI
-        from .core.profiles import resolve_connection
-        from .core.session import Session
-
-        conn = resolve_connection(profile)
-        api = REManagerAPI(zmq_control_addr=conn["control_addr"],
-                           zmq_info_addr=conn["info_addr"], zmq_public_key=conn["public_key"],
-                           timeout_recv=self.timeout or 2.0, read_only=conn["monitor"],
-                           reuse_unchanged_items=True)
-        api.user = conn["user"] or getpass.getuser()
-        api.user_group = conn["user_group"]
-        return Session(api)
 
     async def stop(self) -> None:
         """Close every window this opened and wait until every session has stopped."""
@@ -507,8 +492,6 @@ class Rooms:
 def _run_overview(args: argparse.Namespace, app: Any, sandbox: Any, app_settings: Any,
                   qsettings: Any) -> int:  # fmt: skip
     """``--overview [PROFILE …]``: the overview window is the application's main window."""
-    import time
-
     import qasync
     from PyQt5.QtCore import QTimer
 
@@ -531,13 +514,6 @@ def _run_overview(args: argparse.Namespace, app: Any, sandbox: Any, app_settings
             sys.stderr.write("qs-gui: --overview shows saved profiles, and none is saved "
                              "(create them in Connection ▸ Profiles…)\n")
             return 2
-        skipped = [p.name for p in profiles if p.http_uri]
-        if skipped:
-            sys.stderr.write(f"qs-gui: the overview shows 0MQ profiles only for now; skipped "
-                             f"{', '.join(skipped)}\n")
-            profiles = [p for p in profiles if not p.http_uri]
-            if not profiles:
-                return 2
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     title = "qs-gui demo" if sandbox else "qs-gui"

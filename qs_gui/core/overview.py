@@ -37,18 +37,19 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .attention import Failure
+from .clients import tile_session
 from .events import Event
 from .gates import Connection
 from .history_items import outcome
 from .notify_rules import Kind, Notice, NotifyRules
 from .operator_state import OperatorState, StateKind
-from .profiles import DEFAULT_COLOUR, Profile, resolve_connection
+from .profiles import DEFAULT_COLOUR, Profile
 from .progress import Progress
-from .session import TILE_FETCH, Session
+from .session import Session
 
 __all__ = ["CONNECTION_WORDS", "NOT_READ", "AlarmKind", "LastOutcome", "LogEntry", "Overview",
            "OverviewLog", "StateKind", "TileAlarm", "TileEntry", "TileModel", "TileState",
-           "is_alarm", "zmq_tile_session"]
+           "is_alarm", "tile_session", "zmq_tile_session"]
 
 #: connection -> the tile's word for it
 CONNECTION_WORDS = {Connection.OFFLINE: "offline", Connection.CONNECTING: "connecting",
@@ -473,16 +474,9 @@ class TileModel:
             changed_at=self._changed_at, alarm=self.alarm, acknowledged=self.acknowledged)
 
 
-def zmq_tile_session(profile: Profile, *, timeout: float = 2.0) -> Session:
-    """The status-only session of a 0MQ profile, read-only by construction (its client refuses
-    every request that changes the server): an :class:`Overview`'s ``session_factory``."""
-    from ..client import REManagerAPI
-
-    conn = resolve_connection(profile, monitor=True)
-    api = REManagerAPI(zmq_control_addr=conn["control_addr"], zmq_info_addr=conn["info_addr"],
-                       zmq_public_key=conn["public_key"], timeout_recv=timeout,
-                       read_only=True, reuse_unchanged_items=True)
-    return Session(api, fetch=TILE_FETCH, console=False)
+#: an :class:`Overview`'s ``session_factory``: the status-only, read-only session of a profile,
+#: 0MQ or HTTP (``core/clients``, the one builder every room uses); the old name is kept
+zmq_tile_session = tile_session
 
 
 def _headline(alarm: TileAlarm) -> str:

@@ -15,7 +15,10 @@ Why it is built this way:
   ``paintEvent`` to time "status change -> repaint". The age line ("changed 3 min ago") is
   refreshed by the window's one shared 1 s timer (:meth:`refresh_age`), never by a timer here.
 * **Read-only.** The tile sends nothing: it emits what the operator asked for (open, acknowledge,
-  read the last result, pin, hide) and the window decides.
+  read the last result, pin, hide, log in) and the window decides.
+* **A login profile says so.** Over HTTP with a password login, until the tile's session has
+  logged in (or once the gateway ended it) the tile says "Needs login" and offers "Log in…" (a
+  button beside the headline, the context menu, and Enter); the window opens the login dialog.
 """
 
 from __future__ import annotations
@@ -114,6 +117,7 @@ class TileWidget(QFrame):
     read_requested = pyqtSignal(str)  #: read the last result now (Session.load_history_now)
     pin_requested = pyqtSignal(str, bool)
     hide_requested = pyqtSignal(str)
+    login_requested = pyqtSignal(str)  #: ask for the password of this beamline's login
 
     def __init__(self, state: TileState, parent: QWidget | None = None, *,
                  pinned: bool = False, clock: Any = time.time) -> None:  # fmt: skip
@@ -125,6 +129,9 @@ class TileWidget(QFrame):
         self.clock = clock
         self.pinned = pinned
         self.state: TileState | None = None
+        #: the login user of a login profile (None: the tile needs no login)
+        self.login_user: str | None = None
+        self.needs_login = False  #: the tile's session is not logged in (login profiles only)
         self._role: tuple[str, bool] = ("", False)
         self._outcome_key: tuple[str, bool] | None = None
         self._px = 0
@@ -151,12 +158,18 @@ class TileWidget(QFrame):
         self.ack_button.setToolTip("The alarm has been seen: clear it (the event log keeps it)")
         self.ack_button.clicked.connect(lambda: self.acknowledge_requested.emit(self.name))
         self.ack_button.setVisible(False)
+        self.login_button = QPushButton("Log in…", self.head, objectName="tileLogin")
+        self.login_button.setFocusPolicy(Qt.NoFocus)
+        self.login_button.setToolTip("Log in to this beamline's HTTP server (Enter)")
+        self.login_button.clicked.connect(lambda: self.login_requested.emit(self.name))
+        self.login_button.setVisible(False)
         words = QVBoxLayout()
         words.setSpacing(0)
         words.addWidget(self.headline)
         words.addWidget(self.detail)
         hl = QHBoxLayout(self.head)
         hl.addLayout(words, 1)
+        hl.addWidget(self.login_button, 0, Qt.AlignVCenter)
         hl.addWidget(self.ack_button, 0, Qt.AlignVCenter)
         self.alarm_box = QFrame(self, objectName="tileAlarm")
         self.alarm_label = line("tileAlarmText", self.alarm_box)
@@ -213,12 +226,19 @@ class TileWidget(QFrame):
         if old is None or old.name != state.name or old.colour != state.colour:
             self.band.setText(self._band_text())
             self._style_band()
-        headline = headline_words(state)
+        headline = "Needs login" if self.needs_login else headline_words(state)
         if self.headline.full_text() != headline:
             self.headline.setText(headline)
             self._fit_headline()
-        self._set(self.detail, state.state.detail if state.connection != "offline"
-                  else state.connection_detail or state.state.detail)
+        if self.needs_login:
+            self._set(self.detail, f"needs login as {self.login_user} (Enter: Log in…)"
+                      if self.login_user else "needs login (Enter: Log in…)")
+        else:
+            self._set(self.detail, state.state.detail if state.connection != "offline"
+                      else state.connection_detail or state.state.detail)
+        if self.login_button.isVisibleTo(self) != self.needs_login:
+            self.login_button.setVisible(self.needs_login)
+            self._fit_headline()
         alarm = is_alarm(state)
         self.alarm_box.setVisible(alarm)
         if self.ack_button.isVisibleTo(self) != alarm:
@@ -277,6 +297,14 @@ class TileWidget(QFrame):
     def _set(label: ElidedLabel, text: str) -> None:
         if label.full_text() != text:
             label.setText(text)
+
+    def set_needs_login(self, needed: bool) -> None:
+        """Say "Needs login" and offer "Log in…" (only a login profile's tile needs one)."""
+        needed = bool(needed) and self.login_user is not None
+        if needed != self.needs_login:
+            self.needs_login = needed
+            if self.state is not None:
+                self.set_state(self.state)
 
     def set_pinned(self, pinned: bool) -> None:
         self.pinned = pinned
@@ -344,6 +372,7 @@ class TileWidget(QFrame):
         sized(self.detail, 0.85)
         sized(self.alarm_label, 1.0, True)
         sized(self.ack_button, 0.9, True)
+        sized(self.login_button, 0.9, True)
         for label in (self.running, self.queue, self.environment, self.outcome, self.lock,
                       self.eta):
             sized(label, 1.0)
@@ -365,8 +394,9 @@ class TileWidget(QFrame):
         size = round(px * HEADLINE_FACTOR)
         font.setPixelSize(size)
         room = self.width() - 2 * max(4, px // 2) - 4
-        if self.ack_button.isVisibleTo(self):
-            room -= self.ack_button.sizeHint().width() + 6
+        for button in (self.ack_button, self.login_button):
+            if button.isVisibleTo(self):
+                room -= button.sizeHint().width() + 6
         needed = QFontMetrics(font).horizontalAdvance(self.headline.full_text())
         if needed > room > 0:
             font.setPixelSize(max(round(px * 1.2), int(size * room / needed)))
@@ -386,7 +416,10 @@ class TileWidget(QFrame):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt name)
         if event.key() in (Qt.Key_Return, Qt.Key_Enter):
-            self.open_requested.emit(self.name)
+            if self.needs_login:  # the tile shows nothing until then: log in first
+                self.login_requested.emit(self.name)
+            else:
+                self.open_requested.emit(self.name)
             return
         super().keyPressEvent(event)
 
@@ -401,9 +434,13 @@ class TileWidget(QFrame):
         super().mousePressEvent(event)
 
     def context_menu(self) -> QMenu:
-        """The tile's menu: Acknowledge, Read last result, Pin/Unpin, Hide, Open full window."""
+        """The tile's menu: Log in… (a login profile), Acknowledge, Read last result,
+        Pin/Unpin, Hide, Open full window."""
         menu = QMenu(self)
         name, state = self.name, self.state
+        if self.login_user is not None:
+            login = menu.addAction("&Log in…", lambda: self.login_requested.emit(name))
+            login.setEnabled(self.needs_login)
         ack = menu.addAction("&Acknowledge", lambda: self.acknowledge_requested.emit(name))
         ack.setEnabled(state is not None and is_alarm(state))
         if state is not None and state.outcome.can_read:

@@ -11,6 +11,10 @@ Why it is built this way:
 * **Reflow, not squeeze.** Columns = the viewport's width // the minimum tile width (times
   the tile size the operator chose), at most the number of tiles; tiles fill the height when
   they fit and keep a sensible aspect, else the area scrolls.
+* **HTTP logins.** A tile of a login profile (``core/clients.login_needed``) says "Needs login"
+  until its session has logged in; "Log in…" (or Enter) opens the usual
+  :class:`~qs_gui.ui.login_dialog.LoginDialog` for that beamline, window-modal and without a
+  nested loop, which logs the tile's own (read-only) session in; the password is not kept.
 * **One timer.** A single 1 s timer refreshes every tile's "changed … ago" line; nothing else
   ticks. A tile repaints only when its ``TileState`` changed.
 * **Persisted**: the chosen profiles, the layout (order, hidden, pinned: ``Overview.layout()``),
@@ -20,6 +24,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import html
 import json
 import time
 from collections.abc import Callable
@@ -43,8 +48,10 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
+from ..core.clients import LoginNeeded, login_needed
 from ..core.overview import LogEntry, Overview, TileAlarm, TileState
 from ..core.profiles import AppSettings
+from .login_dialog import LoginDialog
 from .notifications import Notifier
 from .overview_tile import MIN_TILE_SIZE, TileWidget
 from .theme import install_theme_menu, role_text
@@ -100,6 +107,7 @@ class OverviewWindow(QMainWindow):
         self.app_title = f"{title} overview"
         self.clock = clock
         self.tiles: dict[str, TileWidget] = {}
+        self.login_dialogs: dict[str, LoginDialog] = {}  #: beamline -> its open login dialog
         self.scale = 1.0
         self._columns = 0
         self._restore_settings()
@@ -235,7 +243,60 @@ class OverviewWindow(QMainWindow):
         tile.read_requested.connect(lambda n: self.overview.tile(n).session.load_history_now())
         tile.pin_requested.connect(self.overview.set_pinned)
         tile.hide_requested.connect(lambda n: self.overview.set_hidden(n, True))
+        login = self._login(name)
+        if login is not None:
+            tile.login_user = login.user
+            tile.login_requested.connect(self.open_login)
+            tile.set_needs_login(self.needs_login(name))
         return tile
+
+    # -- logins (HTTP profiles with a password) ---------------------------------------------
+    def _login(self, name: str) -> LoginNeeded | None:
+        profile = self.overview.tile(name).profile
+        return login_needed(profile.to_dict()) if profile is not None else None
+
+    def needs_login(self, name: str) -> bool:
+        """The tile's profile logs in with a password, and its session is not logged in (not
+        yet, or the gateway ended the session)."""
+        if name not in self.overview.tiles or self._login(name) is None:
+            return False
+        session = self.overview.tile(name).session
+        return session.auth_method != "token" or session.state.login_needed is not None
+
+    def open_login(self, name: str) -> LoginDialog | None:
+        """The login dialog for the beamline ``name`` (window-modal, no nested loop; raised
+        when already open); a successful login connects its tile."""
+        login = self._login(name) if name in self.overview.tiles else None
+        if login is None:
+            return None
+        dialog = self.login_dialogs.get(name)
+        if dialog is not None and dialog.isVisible():
+            dialog.raise_()
+            dialog.activateWindow()
+            return dialog
+        session = self.overview.tile(name).session
+        reason = session.state.login_needed or ""
+        dialog = LoginDialog(self, server=html.escape(f"{name} ({session.address})"),
+                             login=session.login,
+                             user=login.user, providers=list(login.providers),
+                             reason=f"The gateway says: {reason}." if reason else "")
+        dialog.setObjectName(f"loginDialog_{name}")
+        dialog.logged_in.connect(lambda user: self._logged_in(name, user))
+        dialog.finished.connect(lambda _result: self._login_closed(name, dialog))
+        self.login_dialogs[name] = dialog
+        dialog.open()
+        return dialog
+
+    def _logged_in(self, name: str, user: str) -> None:
+        self.overview.log.add(self.clock(), name, f"Logged in as {user}.", "info")
+        widget = self.tiles.get(name)
+        if widget is not None:
+            widget.set_needs_login(self.needs_login(name))
+
+    def _login_closed(self, name: str, dialog: LoginDialog) -> None:
+        if self.login_dialogs.get(name) is dialog:
+            del self.login_dialogs[name]
+        dialog.deleteLater()
 
     def _open(self, name: str) -> None:
         if self.open_full is not None:
@@ -316,6 +377,8 @@ class OverviewWindow(QMainWindow):
     def _on_tile_changed(self, name: str, state: TileState) -> None:
         widget = self.tiles.get(name)
         if widget is not None:
+            if widget.login_user is not None:
+                widget.needs_login = self.needs_login(name)  # shown by set_state just below
             widget.set_state(state)
         self._update_title()
 
@@ -394,6 +457,8 @@ class OverviewWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         self._timer.stop()
+        for dialog in list(self.login_dialogs.values()):
+            dialog.reject()
         for session_event, handler in self._links:
             session_event.disconnect(handler)
         self._links = []
