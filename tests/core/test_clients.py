@@ -25,7 +25,6 @@ from qs_gui.core.session import TILE_FETCH
 
 KEY = "k" * 16  # a fake API key (never sent: no server in these tests)
 URI = "http://127.0.0.1:1"  # nothing listens there
-PUBLIC = "rZ,zrO8u3j4x0M4tV1v0eQd/cx}F6rBuSFJj8nS9"  # shape only; the client validates z85
 
 
 def conn(**profile) -> dict:
