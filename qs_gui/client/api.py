@@ -139,12 +139,16 @@ class REManagerAPIBase(RequestBuilder, WaitMethods, ClientMonitors):
         return self._transport
 
     # -- the request path -------------------------------------------------------------------
+    def _sendable_read_only(self, method: str) -> bool:
+        """What a read-only (monitor) client still sends: the methods that change nothing."""
+        return method in READ_ONLY_METHODS
+
     async def _send(self, method: str, params: Mapping[str, Any] | None = None, *,
                     timeout: float | None = None,
                     reuse: Reuse | ItemDecoder | None = None) -> tuple[Any, bytes | memoryview]:
         if self._closed:
             raise ClientClosedError("The client is closed")
-        if self._read_only and method not in READ_ONLY_METHODS:
+        if self._read_only and not self._sendable_read_only(method):
             raise ReadOnlyError(f"Read-only (monitor) mode: {method!r} was not sent")
         request = {"method": method, "params": params}
         if not self._transport.supports_reuse:

@@ -53,6 +53,10 @@ TOKEN_EXPIRED = "401: Access token has expired"
 #: the gateway's status cache (0.4 s, bluesky-httpserver 0.0.14) and a margin
 GATEWAY_STATUS_AGE = 0.45
 STALE_RETRIES = 3
+#: the client's own session with the gateway: allowed to a read-only client (see
+#: ``REManagerAPI._sendable_read_only``); logging in is ``POST LOGIN_PATH<provider>``
+GATEWAY_SESSION_METHODS = frozenset({"session_refresh", "apikey_new", "apikey_delete", "logout"})
+LOGIN_PATH = "/api/auth/provider/"
 #: the uid each cached getter's reply carries
 REPLY_UID_KEYS = {
     "queue_get": "plan_queue_uid", "history_get": "plan_history_uid",
@@ -277,7 +281,8 @@ class REManagerAPI(REManagerAPIBase):
         verb, path, name = self._route(method)
         if self._closed:
             raise ClientClosedError("The client is closed")
-        if self._read_only and verb != "GET" and name not in READ_ONLY_METHODS:
+        if self._read_only and not (verb == "GET" or self._sendable_read_only(name) or (
+                verb == "POST" and path.startswith(LOGIN_PATH))):
             raise ReadOnlyError(f"Read-only (monitor) mode: {name!r} was not sent")
         request = {"method": method, "params": params}
         transport = self._transport
@@ -294,6 +299,12 @@ class REManagerAPI(REManagerAPIBase):
         if self._request_fail_exceptions and not is_success(response):
             raise RequestFailedError(request, response)
         return response
+
+    def _sendable_read_only(self, method: str) -> bool:
+        """A monitor client still reads, and keeps its own gateway session (log in, refresh the
+        token, the WebSocket's one-minute key, log out): that changes nothing on RE Manager,
+        and without it a read-only login (a monitor, an overview tile) could not work."""
+        return method in READ_ONLY_METHODS or method in GATEWAY_SESSION_METHODS
 
     @staticmethod
     def _route(method: Any) -> tuple[str, str, str]:

@@ -12,11 +12,10 @@ Why it is built this way:
   providers, an intro line): the UI asks for the password (``ui/login_dialog``) and calls
   ``Session.login``. API keys are read here, held by the client in memory, and never returned,
   logged or saved (the settings guard refuses them anyway).
-* **Read-only stays read-only, and can still log in.** A monitor (or a tile) over HTTP gets
-  :class:`ReadOnlyHTTPManagerAPI`: every request that changes RE Manager is refused before it is
-  sent, as before, but the client's own gateway session (log in, refresh the token, the
-  WebSocket's one-minute key and its deletion, log out) is allowed: it changes nothing on the
-  beamline, and without it a read-only login client could not log in or keep its token.
+* **Read-only stays read-only, and can still log in.** A monitor (or a tile) gets a read-only
+  client: every request that changes RE Manager is refused before it is sent; over HTTP the
+  client's own gateway session (log in, refresh, the WebSocket's key) still goes through
+  (``client/http.py``, ``GATEWAY_SESSION_METHODS``).
 * Qt-free; the session kinds: a full window's :class:`~qs_gui.core.session.Session`, or a
   tile's status-only one (``fetch=TILE_FETCH``, ``console=False``, always read-only).
 """
@@ -29,20 +28,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..client import READ_ONLY_METHODS, ReadOnlyError
 from ..client import REManagerAPI as ZMQManagerAPI
 from ..client.http import REManagerAPI as HTTPManagerAPI
 from ..client.http import api_key_from_environment, read_api_key_file
 from .profiles import Profile, resolve_connection
 from .session import TILE_FETCH, Session
 
-__all__ = ["AUTH_METHODS", "Built", "LoginNeeded", "ReadOnlyHTTPManagerAPI", "build_client",
-           "build_session", "login_needed", "tile_session"]
+__all__ = ["Built", "LoginNeeded", "build_client", "build_session", "login_needed",
+           "tile_session"]
 
 ZMQ_TIMEOUT, HTTP_TIMEOUT = 2.0, 5.0
-#: the gateway's own session: allowed to a read-only HTTP client (RE Manager is not touched)
-AUTH_METHODS = frozenset({"session_refresh", "apikey_new", "apikey_delete", "logout"})
-_LOGIN_PATH = "/api/auth/provider/"
 
 
 @dataclass(frozen=True)
@@ -62,36 +57,6 @@ class Built:
     login: LoginNeeded | None = None
     http: bool = False
     read_only: bool = field(default=False)
-
-
-class ReadOnlyHTTPManagerAPI(HTTPManagerAPI):
-    """The HTTP client in monitor mode that may still log in: requests that change RE Manager
-    raise :class:`ReadOnlyError` and are never sent; reads and the gateway session
-    (:data:`AUTH_METHODS`, ``POST /api/auth/provider/…``) go through."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs["read_only"] = False  # the check is made here, with the gateway session allowed
-        super().__init__(**kwargs)
-
-    @property
-    def read_only(self) -> bool:
-        return True
-
-    @staticmethod
-    def allowed(verb: str, path: str, name: str) -> bool:
-        return (verb == "GET" or name in READ_ONLY_METHODS or name in AUTH_METHODS
-                or (verb == "POST" and path.startswith(_LOGIN_PATH)))
-
-    async def _send(self, method: str, params: Any = None, **kwargs: Any) -> Any:
-        if method not in READ_ONLY_METHODS and method not in AUTH_METHODS:
-            raise ReadOnlyError(f"Read-only (monitor) mode: {method!r} was not sent")
-        return await super()._send(method, params, **kwargs)
-
-    async def send_request(self, *, method: Any, **kwargs: Any) -> Any:
-        verb, path, name = self._route(method)
-        if not self.allowed(verb, path, name):
-            raise ReadOnlyError(f"Read-only (monitor) mode: {name!r} was not sent")
-        return await super().send_request(method=method, **kwargs)
 
 
 def login_needed(conn: Mapping[str, Any], *, http: bool = False) -> LoginNeeded | None:
@@ -120,9 +85,8 @@ def build_client(conn: Mapping[str, Any], *, timeout: float | None = None,
     """
     read_only = bool(conn.get("monitor")) if read_only is None else bool(read_only)
     if http or conn.get("http_uri"):
-        kind = ReadOnlyHTTPManagerAPI if read_only else HTTPManagerAPI
-        api = kind(http_server_uri=conn.get("http_uri"), timeout=timeout or HTTP_TIMEOUT,
-                   ca_file=ca_file, reuse_unchanged_items=True)
+        api = HTTPManagerAPI(http_server_uri=conn.get("http_uri"), timeout=timeout or HTTP_TIMEOUT,
+                             ca_file=ca_file, read_only=read_only, reuse_unchanged_items=True)
         built = Built(api, http=True, read_only=read_only)
         built.login = login or login_needed(conn, http=True)
         if built.login is None:

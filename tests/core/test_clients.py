@@ -14,7 +14,6 @@ from qs_gui.client import REManagerAPI as ZMQManagerAPI
 from qs_gui.client.http import REManagerAPI as HTTPManagerAPI
 from qs_gui.core.clients import (
     LoginNeeded,
-    ReadOnlyHTTPManagerAPI,
     build_client,
     build_session,
     login_needed,
@@ -66,7 +65,7 @@ def test_http_api_key_file_wins_over_the_environment(tmp_path) -> None:
     try:
         api = built.api
         assert isinstance(api, HTTPManagerAPI) and built.http and built.login is None
-        assert not isinstance(api, ReadOnlyHTTPManagerAPI)
+        assert not api.read_only
         assert api.http_server_uri == URI and api.auth_key == KEY
         assert str(api.auth_method.value).lower() == "api_key"
     finally:
@@ -126,7 +125,7 @@ def test_errors_are_value_errors(tmp_path) -> None:
 def test_a_read_only_http_client_refuses_changes_but_may_log_in() -> None:
     built = build_client(conn(http_uri=URI, http_login="operator", monitor=True))
     api = built.api
-    assert isinstance(api, ReadOnlyHTTPManagerAPI) and api.read_only and built.read_only
+    assert isinstance(api, HTTPManagerAPI) and api.read_only and built.read_only
     sent: list[tuple[str, str]] = []
 
     async def exchange(verb, path, *args, **kwargs):
