@@ -133,6 +133,7 @@ class ConnectionSupervisor:
         self._control_timeouts = 0  # consecutive control requests without a reply
         self._dead_after = 0.0  # the last patient poll's timeout (0: a plain poll)
         self._gateway_timeout = False  # the last poll got the gateway's 408
+        self._last_raw_push: Any = None  # the last verified push as received (see on_status)
         self._silent_since: float | None = None  # the first unanswered request's send time
         self.control_verified = False  # a control reply arrived since the last failure
 
@@ -499,9 +500,10 @@ class ConnectionSupervisor:
                 continue
             batch = [message, *monitor.drain(LISTEN_BATCH, budget=LISTEN_BUDGET)]
             self.deliver(batch)
-            # During a flood every read completes at once and this task would never give the
-            # event loop back: yield, so Qt paints and runs its timers between batches.
-            await asyncio.sleep(0)
+            if monitor.backlog:
+                # During a flood every read completes at once and this task would never give
+                # the event loop back: yield, so Qt paints and runs its timers between batches.
+                await asyncio.sleep(0)
 
     def deliver(self, batch: list) -> None:
         """One batch of info messages: console text joined, the newest usable status applied."""
@@ -531,6 +533,13 @@ class ConnectionSupervisor:
                 except MalformedReply as ex:
                     self.report_malformed("push", f"Ignored a malformed status push: {ex}")
 
+    def _repeats_last_push(self, status: Any) -> bool:
+        """The push is the last verified one again (connected, nothing pending)."""
+        last = self._last_raw_push
+        return (last is not None and status == last and self.control_verified
+                and self._busy_kind is None
+                and self.state.connection is Connection.CONNECTED)
+
     def _transitions(self, older: list) -> list:
         """The older statuses of a batch that change what runs or the environment's state.
 
@@ -551,6 +560,14 @@ class ConnectionSupervisor:
 
     def on_status(self, status: Any, *, pushed: bool = False) -> None:
         """A status from a poll or a push: checked, shown, and the uid-driven fetches asked."""
+        if pushed and self._repeats_last_push(status):
+            # The 1 Hz push that changes nothing: alive, and the fetcher still asked (a failed
+            # fetch retries on statuses), but nothing re-checked or re-shown.
+            self._last_status_at = self._last_push_at = time.monotonic()
+            self._api.update_status(self.state.status)
+            self._on_verified_status(self.state.status, False)
+            return
+        raw = status
         status, problems = sanitize_status(status)
         if problems:
             self.report_malformed("status-fields", "The RE Manager's status had values of the "
@@ -573,6 +590,7 @@ class ConnectionSupervisor:
                 self.events.status_changed.emit(status)
             return
         self.set_connection(Connection.CONNECTED, f"Connected to {s.address}")
+        self._last_raw_push = raw if pushed and not problems else None
         changed = s.status is None or any(
             status.get(k) != s.status.get(k) for k in status if k not in ("time", "status_uid"))
         s.status = status

@@ -176,10 +176,13 @@ class FakeBeamline:
         self.publish()
         while True:
             delay = max(0.0, self._next_publish - time.monotonic())
+            # not wait_for: cancelled (stop) just as its inner wait ends, Python 3.11's
+            # wait_for can leave that inner task pending and the stop waiting for ever
+            waiter = asyncio.ensure_future(self._wake.wait())
             try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
+                await asyncio.wait({waiter}, timeout=delay)
+            finally:
+                waiter.cancel()
             self._wake.clear()
             if time.monotonic() >= self._next_publish - 0.01:
                 self.publish()

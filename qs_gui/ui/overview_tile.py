@@ -75,11 +75,14 @@ def headline_words(state: TileState) -> str:
 
 
 def age_words(seconds: float | None) -> str:
-    """"changed 12 s ago", "changed 3 min ago", "changed 2 h ago"; "" when unknown."""
+    """"changed just now", "changed 3 min ago", "changed 2 h ago"; "" when unknown.
+
+    Minutes at best: a wall of tiles counting seconds repaints every tile every second (the
+    overview's idle CPU doubled) for a precision the Event log's times already give."""
     if seconds is None:
         return ""
     if seconds < 60:
-        return f"changed {int(seconds)} s ago"
+        return "changed just now"
     if seconds < 3600:
         return f"changed {int(seconds // 60)} min ago"
     if seconds < 86400:
