@@ -46,12 +46,23 @@ class SocketSet:
 
     def socket(self, kind: int) -> zmq.asyncio.Socket:
         """A new socket of ``kind`` with linger 0 (RuntimeError once closed)."""
+        sock = self._context().socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        self.sockets.add(sock)
+        return sock
+
+    def _context(self) -> zmq.asyncio.Context:
         if not self._finalizer.alive:
             raise RuntimeError("this SocketSet is closed")
         if self.ctx is None:
             self.ctx = zmq.asyncio.Context()
             self.ctx.setsockopt(zmq.LINGER, 0)  # term() must never wait on a stuck socket
-        sock = self.ctx.socket(kind)
+        return self.ctx
+
+    def plain_socket(self, kind: int) -> zmq.Socket:
+        """A new plain (blocking-API) socket of ``kind`` on the same context, linger 0: for a
+        reader that the event loop watches through its ZMQ_FD (``subscriber.py``)."""
+        sock = zmq.Socket(self._context(), kind)
         sock.setsockopt(zmq.LINGER, 0)
         self.sockets.add(sock)
         return sock
