@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
     """Everything after the QApplication exists and the demo server (if any) runs."""
     import qasync
-    from PyQt5.QtCore import QSettings, QTimer
+    from PyQt5.QtCore import QSettings
 
     from .client.documents import DocumentPump, DocumentSubscriber
     from .core.clients import build_client
@@ -240,27 +240,8 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
             window.plot_dock.attach_subscriber(subscriber)
             pump = DocumentPump(subscriber, window.plot_dock.feed_many)
 
-    def report_exception(exc_type, exc, tb) -> None:  # PyQt5 aborts on unhandled slot errors
-        logger.error("Unhandled exception", exc_info=(exc_type, exc, tb))
-        text = "".join(traceback.format_exception_only(exc_type, exc)).strip()
-        add_message("error", f"Internal error: {text}")
-
-    sys.excepthook = report_exception
-    quit_requested = False
-
-    def request_quit(*_args: Any) -> None:
-        nonlocal quit_requested
-        if not quit_requested and not loop.is_closed():
-            quit_requested = True
-            loop.call_soon_threadsafe(loop.stop)
-
-    window.destroyed.connect(request_quit)
-    window.closed.connect(request_quit)
-    signal.signal(signal.SIGINT, request_quit)
-    signal.signal(signal.SIGTERM, request_quit)
-    heartbeat = QTimer()  # lets Python run its signal handlers while Qt idles
-    heartbeat.start(250)
-    heartbeat.timeout.connect(lambda: None)
+    process = _ProcessLifecycle(loop, window, add_message, args)
+    window.destroyed.connect(process.request_quit)
 
     async def startup() -> None:
         if login is not None:
@@ -271,13 +252,6 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
         if sandbox:  # seeded by the sandbox's own client: a monitor still sends nothing
             await _prepare_demo(add_message, sandbox, args)
 
-    if args.exit_after:
-        def finish() -> None:
-            if args.screenshot:
-                window.grab().save(args.screenshot)
-            window.close()
-
-        QTimer.singleShot(int(args.exit_after * 1000), finish)
     try:
         window.show()
         with loop:
@@ -292,16 +266,58 @@ def _run(args: argparse.Namespace, app: Any, sandbox: Any) -> int:
                 loop.run_until_complete(pump.stop())
                 subscriber.close()
     finally:
-        # Whatever happened, nothing may call into the closed loop afterwards: the window is
-        # destroyed at interpreter exit, and a late request_quit there crashed the process.
-        quit_requested = True
-        heartbeat.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        sys.excepthook = sys.__excepthook__
+        process.restore()
         if not loop.is_closed():
             loop.close()
     return 0
+
+
+class _ProcessLifecycle:
+    """What the process needs around its first window, whichever room it is: unhandled errors
+    shown in the window (PyQt5 aborts on an exception in a slot), quit when that window closes
+    or on SIGINT/SIGTERM (a heartbeat timer lets Python run signal handlers while Qt idles),
+    ``--exit-after`` (with ``--screenshot``); :meth:`restore` undoes it all."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, window: Any,
+                 report: Any, args: argparse.Namespace) -> None:
+        from PyQt5.QtCore import QTimer
+
+        self._loop = loop
+        self._report = report
+        self._quit_requested = False
+        sys.excepthook = self._report_exception
+        window.closed.connect(self.request_quit)
+        signal.signal(signal.SIGINT, self.request_quit)
+        signal.signal(signal.SIGTERM, self.request_quit)
+        self._heartbeat = QTimer()
+        self._heartbeat.timeout.connect(lambda: None)
+        self._heartbeat.start(250)
+        if args.exit_after:
+            def finish() -> None:
+                if args.screenshot:
+                    window.grab().save(args.screenshot)
+                window.close()
+
+            QTimer.singleShot(int(args.exit_after * 1000), finish)
+
+    def _report_exception(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        logger.error("Unhandled exception", exc_info=(exc_type, exc, tb))
+        text = "".join(traceback.format_exception_only(exc_type, exc)).strip()
+        self._report("error", f"Internal error: {text}")
+
+    def request_quit(self, *_args: Any) -> None:
+        if not self._quit_requested and not self._loop.is_closed():
+            self._quit_requested = True
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def restore(self) -> None:
+        """Whatever happened, nothing may call into the closed loop afterwards: the window is
+        destroyed at interpreter exit, and a late quit request there crashed the process."""
+        self._quit_requested = True
+        self._heartbeat.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sys.excepthook = sys.__excepthook__
 
 
 def _demo_credentials(sandbox: Any, conn: dict) -> dict[str, Any]:
@@ -493,7 +509,6 @@ def _run_overview(args: argparse.Namespace, app: Any, sandbox: Any, app_settings
                   qsettings: Any) -> int:  # fmt: skip
     """``--overview [PROFILE …]``: the overview window is the application's main window."""
     import qasync
-    from PyQt5.QtCore import QTimer
 
     if sandbox is not None:
         profiles = [_demo_profile(sandbox)]
@@ -524,33 +539,7 @@ def _run_overview(args: argparse.Namespace, app: Any, sandbox: Any, app_settings
         if rooms.overview is not None:
             rooms.overview.log.add(time.time(), "demo", text, level)
 
-    def report_exception(exc_type, exc, tb) -> None:
-        logger.error("Unhandled exception", exc_info=(exc_type, exc, tb))
-        text = "".join(traceback.format_exception_only(exc_type, exc)).strip()
-        report("error", f"Internal error: {text}")
-
-    sys.excepthook = report_exception
-    quit_requested = False
-
-    def request_quit(*_args: Any) -> None:
-        nonlocal quit_requested
-        if not quit_requested and not loop.is_closed():
-            quit_requested = True
-            loop.call_soon_threadsafe(loop.stop)
-
-    window.closed.connect(request_quit)
-    signal.signal(signal.SIGINT, request_quit)
-    signal.signal(signal.SIGTERM, request_quit)
-    heartbeat = QTimer()
-    heartbeat.start(250)
-    heartbeat.timeout.connect(lambda: None)
-    if args.exit_after:
-        def finish() -> None:
-            if args.screenshot:
-                window.grab().save(args.screenshot)
-            window.close()
-
-        QTimer.singleShot(int(args.exit_after * 1000), finish)
+    process = _ProcessLifecycle(loop, window, report, args)
     try:
         with loop:
             starting = None
@@ -562,11 +551,7 @@ def _run_overview(args: argparse.Namespace, app: Any, sandbox: Any, app_settings
                 loop.run_until_complete(asyncio.gather(starting, return_exceptions=True))
             loop.run_until_complete(rooms.stop())  # every window closed, every session stopped
     finally:
-        quit_requested = True
-        heartbeat.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        sys.excepthook = sys.__excepthook__
+        process.restore()
         if not loop.is_closed():
             loop.close()
     return 0
