@@ -11,7 +11,6 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Iterator
 
 import psutil
 import pytest
@@ -28,7 +27,6 @@ from qs_gui.ui import dialogs as dialogs_module  # noqa: E402
 from tests.helpers import (  # noqa: E402
     ensure_env_closed,
     ensure_env_open,
-    reset_around_test,
 )
 
 from .editor_support import type_into  # noqa: E402
@@ -49,16 +47,6 @@ pytestmark = pytest.mark.server
 OBSERVER_MAY_SEND = READ_ONLY_METHODS | {"api_scopes", "whoami", "session_refresh",
                                          "console_output", "console_output_uid",
                                          "apikey_new", "apikey_delete"}
-
-
-@pytest.fixture
-def single(http_sandbox: Sandbox) -> Iterator[Sandbox]:
-    yield from reset_around_test(http_sandbox)
-
-
-@pytest.fixture
-def multi(http_multi_sandbox: Sandbox) -> Iterator[Sandbox]:
-    yield from reset_around_test(http_multi_sandbox)
 
 
 def action(window, name: Action):

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,7 @@ from qs_gui.sandbox import Sandbox  # noqa: E402
 from qs_gui.ui.notifications import Notifier  # noqa: E402
 from qs_gui.ui.overview_window import OverviewWindow  # noqa: E402
 from qs_gui.ui.profiles_dialog import QSettingsStore  # noqa: E402
-from tests.helpers import ensure_env_open, reset_around_test  # noqa: E402
+from tests.helpers import ensure_env_open  # noqa: E402
 
 from .http_harness import TransportSpy, save_shot  # noqa: E402
 from .qt_async import run, until  # noqa: E402
@@ -49,16 +48,6 @@ TILE_MAY_SEND = READ_ONLY_METHODS | {"api_scopes", "whoami", "session_refresh", 
 @pytest.fixture(autouse=True)
 def _keep_running(qapp):
     qapp.setQuitOnLastWindowClosed(False)
-
-
-@pytest.fixture
-def single(http_sandbox: Sandbox) -> Iterator[Sandbox]:
-    yield from reset_around_test(http_sandbox)
-
-
-@pytest.fixture
-def multi(http_multi_sandbox: Sandbox) -> Iterator[Sandbox]:
-    yield from reset_around_test(http_multi_sandbox)
 
 
 def _settings(tmp_path: Path) -> tuple[AppSettings, Path]:
