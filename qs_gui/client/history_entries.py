@@ -279,7 +279,8 @@ class EntryDecoder:
 
     Passed where a transport accepts a decode hint (``reuse=``); :func:`.jsonstream.loads_async`
     then hands it each slice of the array (``"[" + elements + "]"``) instead of ``json.loads``.
-    An entry equal to one of the previous successful decode (same uid, same JSON) is handed
+    An entry equal to one of the previous successful decode (same uid and JSON text; once that
+    entry's block is compressed: same uid, table fields, text length and CRC-32) is handed
     back as that object, slice by slice: a reload holds one snapshot plus a slice, not two, and
     what the views cache per entry object stays valid. The new entries' blocks are compressed
     by a worker thread once the decode has succeeded."""
