@@ -44,10 +44,17 @@ if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating .venv with $("$PY" --version)"
   "$PY" -m venv .venv
 fi
-stamp=".venv/.qs-gui-${EXTRA}-$(sha1sum pyproject.toml | cut -c1-12)"
+# packaging/constraints.txt pins the verified environment (server side included);
+# QS_GUI_CONSTRAINTS=none installs the newest releases instead, to try them before re-pinning.
+CONSTRAINTS="${QS_GUI_CONSTRAINTS:-packaging/constraints.txt}"
+pin=()
+if [ "$CONSTRAINTS" != "none" ]; then
+  pin=(-c "$CONSTRAINTS")
+fi
+stamp=".venv/.qs-gui-${EXTRA}-$(cat pyproject.toml "${pin[@]:1}" | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   echo "[setup] installing qs-gui[$EXTRA] into .venv (first run takes about a minute)"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[$EXTRA]"
+  .venv/bin/python -m pip install -q "${pin[@]}" -e ".[$EXTRA]"
   touch "$stamp"
 fi
