@@ -80,6 +80,8 @@ class Attention:
         self.watch = QueueAlarmWatch()
         self.changed = Event("operator_state_changed")  #: (OperatorState)
         self.alarm_changed = Event("alarm_changed")  #: (Failure | None)
+        #: () a failed item never seen running waits for a queue read (its copy at the front?)
+        self.queue_wanted = Event("queue_wanted")
         self.failure: Failure | None = None
         self.current: OperatorState = self._derive()
         self._announced: tuple[str, bool] | None = None
@@ -137,6 +139,8 @@ class Attention:
     def _on_history(self, items: Sequence[Mapping[str, Any]]) -> None:
         if self.watch.on_history(items):
             self._take_alarm()
+        if self.watch.awaiting_front:
+            self.queue_wanted.emit()
 
     def _on_history_policy(self) -> None:
         """The history is withheld (or read again): an unread alarm says what it waits for."""

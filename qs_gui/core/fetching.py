@@ -213,6 +213,25 @@ class Fetcher:
         self._set_running_skipped(None)
         return True
 
+    def read_queue_front(self) -> None:
+        """A status-only session reads ``queue_get`` once, when the attention asks (a failed
+        item never seen running: is its copy back at the front?), under the running-name cost
+        policy; a session that reads the queue does so on its uid anyway."""
+        if RUNNING not in self.fetch or not self.health.control_verified:
+            return
+        task = self._fetch_tasks.get("front")
+        if task is not None and not task.done():
+            return
+        if self.running_policy.decide().verdict is not Verdict.READ:
+            return  # too costly for a background read: the tile shows the outcome, no alarm
+        self._fetch_tasks["front"] = asyncio.ensure_future(self._read_front())
+
+    async def _read_front(self) -> None:
+        try:
+            await self._fetch(RUNNING)
+        except (RequestTimeoutError, RequestFailedError, MalformedReply):
+            pass  # the outcome stays shown; the next failure asks again
+
     def _set_running_skipped(self, reason: str | None) -> None:
         if reason != self.running_skipped:
             self.running_skipped = reason

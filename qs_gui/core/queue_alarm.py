@@ -25,6 +25,11 @@ How it is told, from what the client already receives (Qt-free; fed by the sessi
   every item, so the count says nothing there and only the history decides. While the history
   is withheld (:meth:`QueueAlarmWatch.history_withheld`), the alarm says that its detail waits
   for a history read the operator must allow.
+* **An item never seen running** (it failed within a status period, or the server publishes no
+  status and a poll missed it) is judged by its history entry alone: a new entry (not in the
+  first history read) that failed, aborted or halted is a queue item only when its copy, with the
+  same ``result``, is back at the front; :attr:`QueueAlarmWatch.awaiting_front` asks a
+  status-only session to read the queue for it.
 * **The requeued item has a new uid** (``set_new_item_uuid`` in the server's
   ``_set_processed_item_as_stopped``) but carries the history's ``result``; it is recognised in
   the queue (:meth:`on_queue`) by that result, or by being an equal item at the front.
@@ -132,6 +137,9 @@ class QueueAlarmWatch:
         self._front: list[Mapping[str, Any]] = []  # the first queued items of the last reply
         self._pending: dict[str, Mapping[str, Any]] = {}  # uncertain uid -> its history entry
         self._withheld = ""  # why the history is not read automatically
+        self._history_read = False  # a first history read was taken as the baseline
+        self._old: set[str] = set()  # uids of the newest entries of that first read
+        self._unseen: set[str] = set()  # pending uids never seen running: need their copy
 
     # -- what this client did -------------------------------------------------------------------
     def note_execute_now(self, uid: str) -> None:
@@ -239,9 +247,16 @@ class QueueAlarmWatch:
     def on_history(self, items: Sequence[Mapping[str, Any]]) -> bool:
         """History items (the newest last); True when the alarm changed."""
         changed = False
-        for entry in items[-self.search_depth:]:
+        recent = items[-self.search_depth:]
+        if not self._history_read:
+            self._history_read = True
+            self._old = {e.get("item_uid") for e in recent if isinstance(e, Mapping)}
+        for entry in recent:
             uid = entry.get("item_uid")
-            if not isinstance(uid, str) or uid in self._judged or uid not in self._queue_uids:
+            if not isinstance(uid, str) or uid in self._judged:
+                continue
+            if uid not in self._queue_uids:
+                self._note_unseen(uid, entry)
                 continue
             if uid in self._uncertain:
                 self._pending[uid] = entry  # decided by the queue: requeued or not
@@ -249,6 +264,22 @@ class QueueAlarmWatch:
             self._judged.append(uid)
             changed = self._verdict(uid, entry) or changed
         return self._confirm_uncertain() or changed
+
+    def _note_unseen(self, uid: str, entry: Mapping[str, Any]) -> None:
+        """A new history entry this watch never saw running (nor started here): pending until
+        the queue shows whether its copy went back to the front."""
+        if uid in self._old or uid in self._own or uid in self._pending:
+            return
+        result = entry.get("result")
+        if isinstance(result, Mapping) and result.get("exit_status") in _REQUEUED:
+            self._pending[uid] = entry
+            self._unseen.add(uid)
+
+    @property
+    def awaiting_front(self) -> bool:
+        """A failed item never seen running waits for a queue read to tell whether it was a
+        queue item (its copy back at the front) or another client's Execute now."""
+        return bool(self._unseen & self._pending.keys())
 
     def _confirm_uncertain(self) -> bool:
         """An uncertain item that failed is a queue item when its copy is back at the front
@@ -261,16 +292,19 @@ class QueueAlarmWatch:
                 del self._pending[uid]
                 continue
             probe = QueueAlarm(_name(entry), uid, item=entry)
-            found = _find_requeued(probe, self._front)
+            found = _find_requeued(probe, self._front, strict=uid in self._unseen)
             if found is None:
                 continue
             del self._pending[uid]
+            self._unseen.discard(uid)
             self._judged.append(uid)
             if self._verdict(uid, entry):
                 self.alarm = replace(self.alarm, requeued_uid=found)
                 changed = True
         while len(self._pending) > 20:
+            self._unseen.discard(next(iter(self._pending)))
             del self._pending[next(iter(self._pending))]
+        self._unseen &= self._pending.keys()
         return changed
 
     def _verdict(self, uid: str, entry: Mapping[str, Any]) -> bool:
@@ -327,9 +361,11 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return clean_item(a) == clean_item(b)
 
 
-def _find_requeued(alarm: QueueAlarm, items: Sequence[Mapping[str, Any]]) -> str | None:
+def _find_requeued(alarm: QueueAlarm, items: Sequence[Mapping[str, Any]], *,
+                   strict: bool = False) -> str | None:  # fmt: skip
     """The requeued copy: at the front (other clients may have added before it since), with
-    the failed run's ``result``, or an equal item when the result is not known."""
+    the failed run's ``result``, or an equal item when the result is not known (``strict``:
+    only with the same ``result``, for an item never seen running)."""
     for queued in items[:5]:
         uid = queued.get("item_uid")
         if not isinstance(uid, str) or uid == alarm.uid:
@@ -339,6 +375,8 @@ def _find_requeued(alarm: QueueAlarm, items: Sequence[Mapping[str, Any]]) -> str
         if isinstance(result, Mapping) and isinstance(ran, Mapping):
             if result.get("time_start") == ran.get("time_start") and _same(queued, alarm.item):
                 return uid
+        elif strict:
+            continue
         elif isinstance(result, Mapping) and result.get("exit_status") in _REQUEUED:
             if alarm.item is None or _same(queued, alarm.item):
                 return uid

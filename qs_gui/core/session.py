@@ -70,6 +70,7 @@ class Session:
                                self.history_policy, fetch=fetch)
         self.runner = CommandRunner(api, self.state, self.events, self.tracker, self.supervisor)
         self.attention = Attention(self.state, self.events, self.tracker)
+        self.attention.queue_wanted.connect(self.fetcher.read_queue_front)
         self.ops = Operations(api, self.runner, on_request=self.attention.expect)
         e = self.events  # the events as attributes: session.status_changed.connect(…)
         self.connection_changed, self.status_changed = e.connection_changed, e.status_changed

@@ -212,3 +212,47 @@ def test_a_stop_requested_as_the_run_starts_counts_and_a_new_run_forgets_it() ->
     watch.on_status(status("idle", None, 0))
     watch.on_history([hist(COUNT, "b", {"exit_status": "completed"})])
     assert watch.stop_reason().kind == "stop_instruction"  # type: ignore[union-attr]
+
+
+def never_seen_failure(watch: QueueAlarmWatch) -> None:
+    """The scan fails between two statuses (a push-less server polled every 1.2 s): the
+    statuses show the queue at 2 before and after; only the history tells."""
+    watch.on_status(status(items=2))
+    watch.on_history([hist(COUNT, "old", {"exit_status": "failed", "msg": "long ago"})])
+    watch.on_status(status(items=2))
+    watch.on_history([hist(COUNT, "old", {"exit_status": "failed", "msg": "long ago"}),
+                      hist(SCAN, "b", FAILED)])
+
+
+def test_a_failure_never_seen_running_alarms_once_its_copy_is_seen_at_the_front() -> None:
+    watch = QueueAlarmWatch()
+    never_seen_failure(watch)
+    assert watch.alarm is None and watch.awaiting_front  # queue item or Execute now?
+    requeued = {**SCAN, "item_uid": "b2", "result": FAILED}
+    assert watch.on_queue([requeued, {**COUNT, "item_uid": "c"}])
+    alarm = watch.alarm
+    assert alarm is not None and (alarm.uid, alarm.exit_status, alarm.requeued_uid) == (
+        "b", "failed", "b2")
+    assert alarm.title == "Queue stopped: scan failed" and not watch.awaiting_front
+
+
+def test_a_failure_never_seen_running_without_its_copy_is_not_a_queue_alarm() -> None:
+    """Another client's Execute now fails quickly: nothing goes back to the queue. An equal
+    item at the front without the run's result is not its copy; neither is the history of the
+    first read (it happened before this client looked)."""
+    watch = QueueAlarmWatch()
+    never_seen_failure(watch)
+    assert not watch.on_queue([{**SCAN, "item_uid": "q1"}, {**COUNT, "item_uid": "c"}])
+    assert watch.alarm is None and watch.awaiting_front
+    watch.on_history([hist(SCAN, "b", FAILED),
+                      hist(COUNT, "d", {"exit_status": "completed", "msg": ""})])
+    assert watch.alarm is None
+    assert watch.failed_uid is None
+
+
+def test_an_execute_now_of_this_client_is_never_pending() -> None:
+    watch = QueueAlarmWatch()
+    watch.on_history([])
+    watch.note_execute_now("b")
+    watch.on_history([hist(SCAN, "b", FAILED)])
+    assert not watch.awaiting_front and watch.alarm is None

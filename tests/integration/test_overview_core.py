@@ -91,6 +91,53 @@ def test_real_server_tile_idle_failure_alarm_and_acknowledge(env_open):
 
 
 @pytest.mark.server
+def test_push_less_server_a_failure_too_quick_to_see_still_alarms():
+    """RE Manager's default has no info socket (``--zmq-publish-console OFF``): no status
+    pushes, a poll every 1.2 s, and a scan with a missing stop fails in milliseconds, between
+    two polls. Both a tile (status-only: it reads the queue once to find the requeued copy) and
+    a full session alarm, from the history entry and its copy back at the front."""
+    from qs_gui.sandbox import Sandbox
+    from tests.helpers import wait_status
+
+    with Sandbox(publish_console=False, open_environment=True) as sb:
+        for item in (BAD_SCAN, COUNT):
+            reply = sb.request("queue_item_add", {"item": item, "user": "seed",
+                                                  "user_group": "primary"})
+            assert reply["success"], reply
+
+        async def scenario():
+            session, tile, alarms = tile_session(sb)
+            full = Session(client_for(sb))
+            read: list[str] = []  # the first history reads: the baseline of each watch
+            session.history_changed.connect(lambda items: read.append("tile"))
+            full.history_changed.connect(lambda items: read.append("full"))
+            await session.start()
+            await full.start()
+            try:
+                await until(lambda: tile.state.state.kind is StateKind.IDLE
+                            and tile.state.queue_length == 2, 10, "idle tile")
+                await until(lambda: {"tile", "full"} <= set(read), 10, "the histories read")
+                assert (await asyncio.to_thread(sb.request, "queue_start"))["success"]
+                status = await asyncio.to_thread(
+                    wait_status, sb, lambda s: s["items_in_history"] == 1, 30, "scan ran")
+                assert status["items_in_queue"] == 2  # failed: back at the front
+                await until(lambda: tile.state.alarm is not None, 10, "the tile's alarm")
+                assert tile.state.alarm.title == "ID12: Queue stopped: scan failed"
+                assert tile.state.alarm.kind is AlarmKind.FAILED and len(alarms) == 1
+                await until(lambda: full.alarm is not None, 10, "the full session's alarm")
+                assert full.alarm.title == "Queue stopped: scan failed"
+                front = (await asyncio.to_thread(sb.request, "queue_get"))["items"][0]
+                await until(lambda: full.alarm.requeued_uid == front["item_uid"], 10,
+                            "the requeued copy marked")
+            finally:
+                await session.stop()
+                await full.stop()
+                tile.close()
+
+        run(scenario(), timeout=120)
+
+
+@pytest.mark.server
 def test_real_server_tile_offline_within_2s_and_back(env_closed):
     # environment closed: the restarted manager comes back as it was (with an open one, its
     # loss is an "Environment gone" alarm of its own, which supersedes the offline one)
