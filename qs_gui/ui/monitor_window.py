@@ -117,11 +117,15 @@ class ElidedLabel(QLabel):
 
     def changeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
         super().changeEvent(event)
-        if event.type() == QEvent.FontChange:
+        if event.type() in (QEvent.FontChange, QEvent.StyleChange,
+                            QEvent.ContentsRectChange):  # a pill's padding: less room
             self._elide()
 
     def _elide(self) -> None:
-        shown = self.fontMetrics().elidedText(self._full, Qt.ElideRight, max(0, self.width()))
+        # the room inside a style sheet's padding and border (a pill), not the widget's width:
+        # otherwise the "…" is cut off and a clipped word reads as the end of the text
+        room = self.contentsRect().width() - 2 * self.margin()
+        shown = self.fontMetrics().elidedText(self._full, Qt.ElideRight, max(0, room))
         if shown != super().text():
             super().setText(shown)
 

@@ -357,3 +357,22 @@ def test_a_profile_names_the_beamline(qtbot):
     band = window.findChild(QLabel, "profileBand")
     assert band is not None and band.text() == "ID12"
     assert window.windowTitle().startswith("[ID12] ")
+
+
+def test_an_elided_line_keeps_its_ellipsis_inside_a_pill(qtbot):
+    """A style sheet's padding narrows the room: the "…" must be drawn inside it (the overview
+    screenshot showed "Wrong ." with the ellipsis cut off), also when the pill comes after the
+    text."""
+    label = monitor_module.ElidedLabel()
+    qtbot.addWidget(label)
+    label.setText("Last: scan failed: Plan failed: Wrong number of positional arguments for "
+                  "'inner_product'")
+    label.resize(300, 30)
+    label.show()
+    label.setStyleSheet("QLabel { border: 2px solid black; padding: 1px 12px; }")
+    room = label.contentsRect().width()
+    assert room < label.width() - 24
+    assert label.text().endswith("…")
+    assert label.fontMetrics().horizontalAdvance(label.text()) <= room
+    label.setText("short")
+    assert label.text() == "short"
