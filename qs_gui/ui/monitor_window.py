@@ -124,7 +124,10 @@ class ElidedLabel(QLabel):
     def _elide(self) -> None:
         # the room inside a style sheet's padding and border (a pill), not the widget's width:
         # otherwise the "…" is cut off and a clipped word reads as the end of the text
-        room = self.contentsRect().width() - 2 * self.margin()
+        indent = self.indent()
+        if indent < 0 and self.frameWidth():  # QLabel's own rule: half an "x" inside a frame
+            indent = self.fontMetrics().horizontalAdvance("x") // 2 - self.margin()
+        room = self.contentsRect().width() - 2 * self.margin() - max(0, indent)
         shown = self.fontMetrics().elidedText(self._full, Qt.ElideRight, max(0, room))
         if shown != super().text():
             super().setText(shown)
