@@ -534,7 +534,10 @@ class REManagerAPI(REManagerAPIBase):
     async def close(self) -> None:
         """Stop the monitors and release the connections."""
         self._closed = True
+        feeds = [m for m in self._monitors if isinstance(m, HTTPFeed)]
         self._close_monitors()
+        for feed in feeds:
+            await feed.wait_closed()
         transport = self._transport
         if isinstance(transport, HTTPTransport):
             await transport.aclose()

@@ -107,6 +107,11 @@ class HTTPFeed:
         if self._wake is not None:
             self._wake.set()
 
+    async def wait_closed(self) -> None:
+        """After :meth:`close`: until the readers have ended, so that a WebSocket connect they
+        were in is wound up inside the loop before the client's close returns."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     # -- writing (readers) ------------------------------------------------------------------
     def put_raw(self, topic: str, frame: str | bytes) -> None:
         """One frame ``{"time", "msg"}`` as the gateway sends it; bad frames are counted."""

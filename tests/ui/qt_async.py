@@ -29,7 +29,19 @@ async def until(predicate: Callable[[], Any], timeout: float = 5.0, interval: fl
 
 
 def run(loop: asyncio.AbstractEventLoop, coro: Any, timeout: float = 60.0) -> Any:
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+    try:
+        return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+    finally:
+        loop.run_until_complete(_settle())
+
+
+async def _settle() -> None:
+    """Let the callbacks the coroutine left scheduled run now, inside the loop. qasync queues
+    them as Qt timers, and pytest-qt's teardown processes Qt events with no asyncio loop
+    running: a WebSocket connect cancelled as a session stopped then ran its
+    ``connection_made`` outside the loop ("no running event loop", seen once in CI)."""
+    for _ in range(3):
+        await asyncio.sleep(0)
 
 
 #: zmq.asyncio contexts created while a qloop runs. A context that a test leaves open (a session
