@@ -12,10 +12,10 @@ holding those fields plus where its own JSON text is, decoded on demand by
 
 The JSON text is ~40 % of what a 100k history costs (40 MB), and is read only for the rows an
 operator looks at. So the entries of one decoded slice share a :class:`Block` of the slice's
-text, which a background thread of low priority then compresses (zlib level 1: ~5x on
-history JSON, ~3 ms per 512 KB block with the GIL released); an entry's text is found again by
-its ``slot`` in the block, and the last few blocks read are kept expanded, so painting or
-searching neighbouring rows costs one expansion per block, not per row.
+text, which the low-priority background thread (client/background.py) then compresses (zlib
+level 1: ~5x on history JSON, ~3 ms per 512 KB block with the GIL released); an entry's text is
+found again by its ``slot`` in the block, and the last few blocks read are kept expanded, so
+painting or searching neighbouring rows costs one expansion per block, not per row.
 
 A ``HistoryEntry`` is a read-only :class:`~collections.abc.Mapping` of the full item (``get``,
 ``[]``, ``in``, iteration decode the JSON when the key is not a compact field), so code written
@@ -27,8 +27,6 @@ form is opt-in (``REManagerAPI.history_get_compact``), for the GUI session.
 from __future__ import annotations
 
 import json
-import os
-import queue
 import threading
 import zlib
 from array import array
@@ -37,6 +35,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import msgspec
+
+from .background import LOW_PRIORITY
 
 __all__ = ["COMPACT_KEYS", "Block", "EntryDecoder", "HistoryEntry", "Outcome", "plain_item"]
 
@@ -116,37 +116,9 @@ _EXPANDED: OrderedDict[Block, list] = OrderedDict()
 _EXPANDED_LOCK = threading.Lock()
 
 
-class _Compressor:
-    """One background thread, at a low OS priority, that compresses blocks in order: the GUI
-    thread (and, on a small machine, the RE Manager) keep the CPU while it works."""
-
-    NICE = 10  #: added to the thread's niceness (Linux: per thread)
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[list[Block]] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, blocks: list[Block]) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="qs-gui-compress",
-                                                daemon=True)
-                self._thread.start()
-        self._queue.put(blocks)
-
-    def _run(self) -> None:
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
-                           os.getpriority(os.PRIO_PROCESS, 0) + self.NICE)
-        except (AttributeError, OSError):  # not Linux: the default priority
-            pass
-        while True:
-            for block in self._queue.get():
-                block.compress()
-
-
-_COMPRESSOR = _Compressor()
+def _compress(blocks: list[Block]) -> None:
+    for block in blocks:
+        block.compress()
 
 
 class Outcome(msgspec.Struct, gc=False):
@@ -307,7 +279,7 @@ class EntryDecoder:
         self._new = None
         blocks, self._blocks = self._blocks, []
         if blocks:
-            _COMPRESSOR.submit(blocks)
+            LOW_PRIORITY.submit(_compress, blocks)
 
     def _reuse(self, entries: list, spans: list | None = None) -> list:
         """Hand back equal entries of the last decode; the others share their repeated short

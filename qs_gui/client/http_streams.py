@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from .monitor import CONSOLE_TOPIC, MAX_PAYLOAD_BYTES, STATUS_TOPIC, InfoMessage
+from .wakeup import Wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class HTTPFeed:
         self.max_bytes = int(max_bytes)
         self._readers = list(readers)
         self._queue: collections.deque[InfoMessage] = collections.deque(maxlen=max_messages)
-        self._wake: asyncio.Event | None = None
+        self._wake: Wakeup | None = None
         self._tasks: list[asyncio.Task] = []
         self._closed = False
         self.received = 0
@@ -97,7 +98,7 @@ class HTTPFeed:
         if self._tasks or self._closed:
             return
         loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self._tasks = [loop.create_task(reader(self)) for reader in self._readers]
 
     def close(self) -> None:
@@ -144,13 +145,10 @@ class HTTPFeed:
             if self._wake is None:
                 self.start()
             assert self._wake is not None
-            self._wake.clear()
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return None
-            try:
-                await asyncio.wait_for(self._wake.wait(), remaining)
-            except asyncio.TimeoutError:
+            if not await self._wake.sleep(remaining):  # no await since the queue was empty
                 return None
         return None
 

@@ -4,8 +4,9 @@ The RE Manager changes a list's ``*_uid`` whenever the list changes, so a reply 
 while the uid in the latest status is the same. Replies are kept as raw bytes: a hit decodes a
 fresh copy (faster than deepcopy for a 10,000-item queue, and callers may mutate what they get).
 Replies over ``RAW_CACHE_LIMIT`` (a 100,000-item history is ~40 MB) are kept zlib-compressed,
-compressed and expanded in a worker thread (zlib releases the GIL), so the cache costs a fifth of
-the memory and the loop never waits for it. A reply whose items are shared between replies
+compressed in the low-priority background thread (client/background.py; zlib releases the GIL)
+and expanded, when asked for, in a worker thread, so the cache costs a fifth of the memory and
+the loop never waits for it. A reply whose items are shared between replies
 (``REManagerAPI(reuse_unchanged_items=True)``) is kept decoded: a hit costs a list copy.
 """
 
@@ -15,6 +16,8 @@ import asyncio
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+
+from .background import LOW_PRIORITY
 
 __all__ = ["RAW_CACHE_LIMIT", "ReplyCache", "item_uid_key"]
 
@@ -44,7 +47,7 @@ class _Shared:
 
 
 class _Compressed:
-    """A raw reply, zlib-compressed (built and expanded in a worker thread)."""
+    """A raw reply, zlib-compressed (built in the background thread, expanded in a worker)."""
 
     __slots__ = ("data",)
 
@@ -56,7 +59,7 @@ class _Compressed:
 
 
 class ReplyCache:
-    """name -> (uid, reply); no tasks: compression runs as an executor future."""
+    """name -> (uid, reply); no tasks: compression runs as a background-thread future."""
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[Any, Any]] = {}
@@ -95,7 +98,7 @@ class ReplyCache:
     def _compress_later(self, name: str, entry: tuple[Any, bytes]) -> None:
         """Replace a big entry by its compressed form once a worker thread has made it; the
         caller gets its reply at once."""
-        future = asyncio.get_running_loop().run_in_executor(None, _Compressed, entry[1])
+        future = asyncio.wrap_future(LOW_PRIORITY.submit(_Compressed, entry[1]))
 
         def store(fut: asyncio.Future) -> None:
             if fut.cancelled() or fut.exception() is not None:

@@ -116,6 +116,18 @@ def _consume(task: asyncio.Future) -> None:
         task.exception()  # an abandoned request's outcome is not logged as "never retrieved"
 
 
+async def _pause(wake: asyncio.Event, seconds: float) -> None:
+    """Sleep until the next poll, or until a cancel sets ``wake``. Not ``wait_for``: on Python
+    3.11 it can swallow a cancel of this task (see client/wakeup.py)."""
+    if wake.is_set():
+        return
+    waker = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({waker}, timeout=seconds)
+    finally:
+        waker.cancel()
+
+
 async def _poll(fetch: Callable[[], Awaitable[Any]], wake: asyncio.Event,
                 budget: float | None) -> Any:
     """One status reload; None if the reply is lost, or if a cancel or the deadline
@@ -158,10 +170,7 @@ async def wait_for_status(fetch: Callable[[], Awaitable[Any]], condition: Condit
                 raise WaitTimeoutError("Timeout while waiting for condition")
             if monitor.is_cancelled:
                 raise WaitCancelError("Wait for condition was cancelled")
-            try:
-                await asyncio.wait_for(wake.wait(), min(polling_period, _remaining(monitor)))
-            except asyncio.TimeoutError:
-                pass
+            await _pause(wake, min(polling_period, _remaining(monitor)))
             # The status read at the deadline still counts (as the reference, which judges the
             # first status loaded after it): it gets at least one polling period.
             budget = max(_remaining(monitor), polling_period)

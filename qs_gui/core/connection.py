@@ -31,6 +31,7 @@ from typing import Any
 from ..client import CONSOLE_TOPIC, STATUS_TOPIC, REManagerAPI
 from ..client.exceptions import HTTPError, ReadOnlyError, RequestFailedError, RequestTimeoutError
 from ..client.transport import BULK_METHODS as TRANSPORT_BULK_METHODS
+from ..client.wakeup import Wakeup
 from .access import Problem, classify
 from .formatting import count
 from .gates import Connection
@@ -70,28 +71,6 @@ class Timing:
     reconcile_give_up: float = 600.0  # stop waiting for the server to check a lost reply
 
 
-class _Wakeup:
-    """``await sleep(delay)`` that ``set()`` ends early. No helper task per sleep (unlike
-    ``wait_for(event.wait(), delay)``), so nothing is left half-started at shutdown."""
-
-    def __init__(self) -> None:
-        self._waiter: asyncio.Future | None = None
-
-    def set(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def sleep(self, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._waiter = waiter = loop.create_future()
-        timer = loop.call_later(delay, self.set)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            self._waiter = None
-
-
 class ConnectionSupervisor:
     """The watchdog, the info-socket listener and the control channel's health."""
 
@@ -120,7 +99,7 @@ class ConnectionSupervisor:
         self._on_verified_status = on_verified_status  # (status, reconnected): fetch by uid
         self._on_control_lost = on_control_lost  # stop queueing reads on a dead socket
         self.running = False
-        self._wake: _Wakeup | None = None
+        self._wake: Wakeup | None = None
         self._tasks: list[asyncio.Task] = []
         self._monitor: Any = None
         self._last_status_at: float | None = None
@@ -129,7 +108,7 @@ class ConnectionSupervisor:
         self._latencies: deque[float] = deque(maxlen=5)  # recent status round trips (s)
         self._reported: set[str] = set()  # malformed-data warnings already shown
         self._oversized_seen = 0
-        self._reconnected = asyncio.Event()
+        self._reconnected = Wakeup()
         self._control_timeouts = 0  # consecutive control requests without a reply
         self._dead_after = 0.0  # the last patient poll's timeout (0: a plain poll)
         self._gateway_timeout = False  # the last poll got the gateway's 408
@@ -143,7 +122,7 @@ class ConnectionSupervisor:
         if self.running:
             return
         self.running = True
-        self._wake = _Wakeup()
+        self._wake = Wakeup()
         self._tasks.append(asyncio.ensure_future(self._supervise()))
         if self.use_monitor:
             topics = (STATUS_TOPIC, CONSOLE_TOPIC) if self.console else (STATUS_TOPIC,)
@@ -168,12 +147,7 @@ class ConnectionSupervisor:
         """Until the indicator says connected again (False after ``timeout``)."""
         if self.state.connection is Connection.CONNECTED:
             return True
-        self._reconnected.clear()
-        try:
-            await asyncio.wait_for(self._reconnected.wait(), max(0.0, timeout))
-        except asyncio.TimeoutError:
-            return False
-        return True
+        return await self._reconnected.sleep(max(0.0, timeout))
 
     # -- connection state -------------------------------------------------------------------
     def set_connection(self, state: Connection, detail: str) -> None:
