@@ -49,7 +49,7 @@ from PyQt5.QtWidgets import (
 from ..core.formatting import format_duration
 from ..core.overview import TileState, is_alarm
 from ..core.profiles import contrast_text
-from .monitor_window import ElidedLabel
+from .elided_label import ElidedLabel
 from .theme import css, role_colours, style_pill, style_text, theme_manager
 
 __all__ = ["MIN_TILE_SIZE", "TileWidget", "age_words", "headline_words"]

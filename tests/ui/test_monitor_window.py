@@ -30,6 +30,7 @@ from qs_gui.core.operator_state import OperatorState, StateKind  # noqa: E402
 from qs_gui.core.profiles import Profile  # noqa: E402
 from qs_gui.core.session import Session  # noqa: E402
 from qs_gui.ui import monitor_window as monitor_module  # noqa: E402
+from qs_gui.ui.elided_label import ElidedLabel  # noqa: E402
 from qs_gui.ui.monitor_window import GEOMETRY_KEY, MonitorWindow  # noqa: E402
 from qs_gui.ui.recent_history_model import RecentHistoryModel  # noqa: E402
 from qs_gui.ui.theme import outcome_text, theme_manager  # noqa: E402
@@ -363,7 +364,7 @@ def test_an_elided_line_keeps_its_ellipsis_inside_a_pill(qtbot):
     """A style sheet's padding narrows the room: the "…" must be drawn inside it (the overview
     screenshot showed "Wrong ." with the ellipsis cut off), also when the pill comes after the
     text."""
-    label = monitor_module.ElidedLabel()
+    label = ElidedLabel()
     qtbot.addWidget(label)
     label.setText("Last: scan failed: Plan failed: Wrong number of positional arguments for "
                   "'inner_product'")
